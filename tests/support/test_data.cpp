@@ -1,0 +1,42 @@
+#include "support/test_data.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+namespace pg::testing {
+
+std::string shared_data(const std::string& relative_path) {
+  const std::string path = std::string(PG_SHARED_DATA_DIR) + "/" + relative_path;
+  if (!std::filesystem::exists(path)) {
+    ADD_FAILURE() << "test data missing: " << path
+                  << " (tests read ../shared/data beside the project checkout; put it there)";
+    throw std::runtime_error("missing test data: " + path);
+  }
+  return path;
+}
+
+std::string make_temp_dir(const std::string& name) {
+  std::string pattern = (std::filesystem::temp_directory_path() / ("pg_" + name + "_XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed for " + pattern);
+  return pattern;
+}
+
+CommandResult run_promptgrid(const std::string& arguments) {
+  const std::string command = std::string(PG_BINARY) + " " + arguments + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+}  // namespace pg::testing

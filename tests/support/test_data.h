@@ -1,0 +1,23 @@
+// Test helpers: where ../shared/data is, and running the promptgrid binary.
+#pragma once
+
+#include <string>
+
+namespace pg::testing {
+
+// Absolute path of a file under ../shared/data; fails the calling test with a clear message (the path
+// it looked for) when the folder is missing, so a missing checkout never turns a test green.
+std::string shared_data(const std::string& relative_path);
+
+// A fresh empty temporary folder for one test; removed by the OS's /tmp cleaning, not by the test,
+// so failures can be inspected.
+std::string make_temp_dir(const std::string& name);
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+// Runs the built promptgrid binary with the given argument string (shell-quoted by the caller).
+CommandResult run_promptgrid(const std::string& arguments);
+
+}  // namespace pg::testing

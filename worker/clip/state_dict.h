@@ -1,0 +1,24 @@
+// Reading CLIP weights from the files users have, without running any code from them:
+//   - OpenAI's TorchScript archives (ViT-B-16.pt, RN50.pt; a zip holding a pickle of the module tree
+//     and raw storages): only the parameter tensors are read, by a restricted unpickler;
+//   - safetensors with OpenAI / open_clip key names, or Hugging Face CLIPModel key names (mapped to
+//     OpenAI's).
+// The format is detected from the file's first bytes. Tensors come back float32 on the CPU.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+
+namespace pg::worker {
+
+using StateDict = std::map<std::string, torch::Tensor>;
+
+StateDict load_state_dict(const std::string& path);
+
+// safetensors files, as read and written by promptgrid (F32/F16/BF16 tensors).
+StateDict read_safetensors(const std::string& path);
+void write_safetensors(const std::string& path, const StateDict& tensors);
+
+}  // namespace pg::worker

@@ -1,0 +1,68 @@
+// CLIP's text tower as a LibTorch module (DESIGN §1), for RN50 and ViT-B/16 checkpoints alike:
+// token embedding, positional embedding, pre-LN residual blocks (packed q,k,v attention, QuickGELU MLP)
+// under a causal mask, ln_final, the EOT row @ text_projection. LayerNorm is computed in float32
+// whatever the module's dtype, as the reference does.
+//
+// Prompt learners call forward() with their own token embeddings (context vectors spliced in), so the
+// module takes embeddings, not ids. Because the mask is causal, rows after the last EOT cannot change
+// the EOT feature: with truncate_after_eot the encoder drops them (same features, ~3x fewer tokens).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "worker/clip/state_dict.h"
+
+namespace pg::worker {
+
+struct TextEncoderOptions {
+  int64_t vocab_size = 49408;
+  int64_t context_length = 77;
+  int64_t width = 512;
+  int64_t heads = 8;
+  int64_t layers = 12;
+  int64_t embed_dim = 512;  // text_projection columns: 512 for ViT-B/16, 1024 for RN50
+  bool truncate_after_eot = true;
+
+  // From tensor shapes, as CLIP's build_model does (heads = width / 64). Errors list what is missing.
+  static TextEncoderOptions infer_from(const StateDict& state_dict);
+};
+
+class TextEncoderImpl : public torch::nn::Module {
+ public:
+  explicit TextEncoderImpl(const TextEncoderOptions& options);
+
+  // ids [n, L] int64 -> token embeddings [n, L, width] (no positional embedding).
+  torch::Tensor embed(const torch::Tensor& ids);
+  // prompts [n, L, width] (token embeddings, no positional), eot_index [n] int64 -> features
+  // [n, embed_dim], not normalized. L <= context_length.
+  torch::Tensor forward(const torch::Tensor& prompts, const torch::Tensor& eot_index);
+  // ids [n, L] zero-padded token ids -> features [n, embed_dim]; the EOT is the argmax of each row.
+  torch::Tensor encode_ids(const torch::Tensor& ids);
+
+  // Copies the text-tower tensors of a CLIP state dict (OpenAI key names); the image tower's keys
+  // (visual.*) and logit_scale are ignored. Missing, unexpected and misshaped keys are one pg::Error
+  // listing them all, prefixed with `source` (the file name).
+  void load(const StateDict& state_dict, const std::string& source);
+
+  const TextEncoderOptions& options() const { return options_; }
+  // exp(logit_scale) from the checkpoint (100 for OpenAI's models).
+  double logit_scale() const { return logit_scale_; }
+
+ private:
+  TextEncoderOptions options_;
+  double logit_scale_ = 100.0;
+  torch::nn::Embedding token_embedding_{nullptr};
+  torch::Tensor positional_embedding_;
+  torch::nn::ModuleList blocks_{nullptr};
+  torch::nn::LayerNorm ln_final_{nullptr};
+  torch::Tensor text_projection_;
+};
+TORCH_MODULE(TextEncoder);
+
+// Loads the text tower of a CLIP checkpoint file (TorchScript archive or safetensors), frozen
+// (requires_grad false), in eval mode, float32 on the CPU.
+TextEncoder load_text_encoder(const std::string& checkpoint_path);
+
+}  // namespace pg::worker
