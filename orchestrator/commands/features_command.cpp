@@ -1,13 +1,193 @@
+// `promptgrid features`: builds and inspects feature stores (DESIGN §3).
+//   import: one dataset's CLIP image features, extracted elsewhere and saved as one .npy per split
+//           (rows in split-file order), plus the split file's labels, paths and class names, into a
+//           store; --append adds a dataset to an existing store of the same backbone.
+//   info:   a readable summary of a store.
 #include <CLI/CLI.hpp>
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
 
 #include "common/error.h"
+#include "common/files.h"
+#include "common/strings.h"
 #include "orchestrator/commands/commands.h"
+#include "storage/feature_store.h"
+#include "storage/npy.h"
+#include "sweeps/catalog.h"
+#include "sweeps/split_file.h"
 
 namespace pg::orchestrator {
+namespace {
+
+struct ImportArguments {
+  std::string split_path;
+  std::string dataset;
+  std::string out;
+  std::string backbone;
+  std::map<std::string, std::string> npy_paths;  // split -> .npy
+  std::string train_views_path;
+  std::optional<std::string> prompt_template;
+  std::string dtype = "float16";
+  bool append = false;
+};
+
+const std::vector<std::string> kSplits = {"train", "val", "test"};
+
+std::string default_template(const std::string& dataset) {
+  const auto& known = sweeps::benchmark_datasets();
+  for (const auto& info : known) {
+    if (info.name == dataset) return info.prompt_template;
+  }
+  std::vector<std::string> names;
+  for (const auto& info : known) names.push_back(info.name);
+  throw Error("--dataset " + dataset + " is not a benchmark dataset (" + join(names, ", ") +
+              "), so it has no default prompt template; pass --template \"a photo of a {}.\"");
+}
+
+// One split's features from its .npy: [N, D] with N the split file's entry count for that split.
+storage::SplitFeatures read_split_features(const ImportArguments& args, const sweeps::SplitFile& split_file,
+                                           const std::string& split) {
+  const std::string& npy_path = args.npy_paths.at(split);
+  storage::NpyArray array = storage::read_npy(npy_path, 2);
+  const std::vector<sweeps::SplitItem>& items = split_file.split(split);
+  if (array.rows() != static_cast<int64_t>(items.size())) {
+    throw Error(npy_path + ": has " + std::to_string(array.rows()) + " rows, but split file " + args.split_path +
+                " has " + std::to_string(items.size()) + " " + split +
+                " entries; save one feature row per entry, in split-file order");
+  }
+  storage::SplitFeatures features;
+  features.rows = array.rows();
+  features.dim = array.cols();
+  features.features = std::move(array.values);
+  features.labels.reserve(items.size());
+  features.paths.reserve(items.size());
+  for (const auto& item : items) {
+    features.labels.push_back(item.label);
+    features.paths.push_back(item.relpath);
+  }
+  return features;
+}
+
+// The augmented views of the training images: a .npy of shape [V, N_train, D].
+void add_train_views(const std::string& views_path, storage::SplitFeatures& train) {
+  storage::NpyArray views = storage::read_npy(views_path);
+  if (views.shape.size() != 3 || views.shape[0] < 1 || views.shape[1] != train.rows ||
+      views.shape[2] != train.dim) {
+    throw Error(views_path + ": has shape " + format_shape(views.shape) + ", expected [V, " +
+                std::to_string(train.rows) + ", " + std::to_string(train.dim) +
+                "]: V >= 1 augmented views of each training image, in split-file order");
+  }
+  train.num_views = views.shape[0];
+  train.views = std::move(views.values);
+}
+
+void import_features(const ImportArguments& args) {
+  // Read and check every input before touching the store, so a mistake leaves it as it was.
+  const std::string prompt_template = args.prompt_template ? *args.prompt_template : default_template(args.dataset);
+  const sweeps::SplitFile split_file = sweeps::read_split_file(args.split_path);
+  storage::DatasetFeatures dataset;
+  dataset.name = args.dataset;
+  dataset.classnames = sweeps::classnames_by_label(split_file);
+  dataset.prompt_template = prompt_template;
+  for (const auto& split : kSplits) dataset.splits[split] = read_split_features(args, split_file, split);
+  const int64_t embed_dim = dataset.splits.at("train").dim;
+  for (const auto& split : kSplits) {
+    if (dataset.splits.at(split).dim != embed_dim) {
+      throw Error(args.npy_paths.at(split) + ": has " + std::to_string(dataset.splits.at(split).dim) +
+                  " columns, but " + args.npy_paths.at("train") + " has " + std::to_string(embed_dim) +
+                  "; every split must come from the same backbone");
+    }
+  }
+  if (!args.train_views_path.empty()) add_train_views(args.train_views_path, dataset.splits.at("train"));
+  if (!args.append && file_exists(args.out)) {
+    throw Error(args.out + ": already exists; pass --append to add " + args.dataset +
+                " to it, or remove it first to start a new store");
+  }
+
+  const storage::FeatureDtype dtype =
+      args.dtype == "float32" ? storage::FeatureDtype::float32 : storage::FeatureDtype::float16;
+  storage::FeatureStoreWriter writer(args.out, args.backbone, embed_dim, dtype,
+                                     args.append ? storage::WriteMode::append : storage::WriteMode::create);
+  writer.write_dataset(dataset);
+  writer.close();
+  std::cout << args.out << ": wrote " << args.dataset << " (" << dataset.classnames.size() << " classes, train "
+            << dataset.splits.at("train").rows << ", val " << dataset.splits.at("val").rows << ", test "
+            << dataset.splits.at("test").rows << " rows, D = " << embed_dim << ", " << args.dtype << ")\n";
+}
+
+void print_info(const std::string& path) {
+  const storage::FeatureStoreReader reader(path);
+  const std::vector<std::string> datasets = reader.datasets();
+  std::cout << path << "\n"
+            << "  backbone:  " << reader.backbone() << "\n"
+            << "  embed_dim: " << reader.embed_dim() << "\n"
+            << "  datasets:  " << datasets.size() << "\n";
+  for (const auto& name : datasets) {
+    const storage::DatasetSummary summary = reader.summary(name);
+    std::vector<std::string> rows;
+    for (const auto& split : kSplits) {
+      const auto found = summary.split_rows.find(split);
+      if (found != summary.split_rows.end()) rows.push_back(split + " " + std::to_string(found->second));
+    }
+    std::cout << "\n" << name << "\n"
+              << "  classes:  " << summary.num_classes << "\n"
+              << "  template: \"" << summary.prompt_template << "\"\n"
+              << "  rows:     " << join(rows, ", ") << "\n"
+              << "  views:    " << summary.train_views << " per training image\n"
+              << "  dtype:    " << summary.dtype << "\n";
+  }
+}
+
+void add_import_command(CLI::App& features) {
+  auto args = std::make_shared<ImportArguments>();
+  auto* command = features.add_subcommand(
+      "import",
+      "Add one dataset's CLIP image features to a feature store. Features come as one .npy per split "
+      "([N, D] float32/float16/float64, one row per split-file entry in split-file order); labels, image "
+      "paths and class names come from the CoOp split file.");
+  command->add_option("--split", args->split_path, "CoOp split file (split_zhou_<Name>.json)")->required();
+  command->add_option("--dataset", args->dataset, "Dataset name in the store (e.g. dtd, oxford_pets)")->required();
+  command->add_option("--out", args->out, "Feature store to create (or extend with --append), e.g. features.h5")
+      ->required();
+  command->add_option("--backbone", args->backbone, "CLIP backbone the features came from (e.g. ViT-B/16, RN50)")
+      ->required();
+  for (const auto& split : kSplits) {
+    command->add_option("--" + split, args->npy_paths[split], split + " features, [N_" + split + ", D] .npy")
+        ->required();
+  }
+  command->add_option("--train-views", args->train_views_path,
+                      "Optional augmented training views, [V, N_train, D] .npy (one view is drawn per epoch)");
+  command->add_option("--template", args->prompt_template,
+                      "Zero-shot prompt template with {} for the class name; defaults to the benchmark "
+                      "dataset's CoOp template");
+  command->add_option("--dtype", args->dtype, "Storage precision: float16 (half the size) or float32")
+      ->default_val("float16")
+      ->check(CLI::IsMember({"float16", "float32"}));
+  command->add_flag("--append", args->append,
+                    "Add the dataset to an existing store (same backbone and D; the dataset must be new)");
+  command->callback([args] { import_features(*args); });
+}
+
+void add_info_command(CLI::App& features) {
+  auto path = std::make_shared<std::string>();
+  auto* command = features.add_subcommand(
+      "info", "Summarise a feature store: backbone, embed_dim and, per dataset, classes, template, rows per "
+              "split, augmented views and storage dtype. Validates the whole layout on the way.");
+  command->add_option("file", *path, "Feature store (.h5)")->required();
+  command->callback([path] { print_info(*path); });
+}
+
+}  // namespace
 
 void add_features_command(CLI::App& app) {
-  auto* command = app.add_subcommand("features", "(not built yet)");
-  command->callback([] { throw Error("features: not built yet"); });
+  auto* command = app.add_subcommand(
+      "features", "Build and inspect feature stores: CLIP image features cached in HDF5, one file per backbone");
+  command->require_subcommand(1);
+  add_import_command(*command);
+  add_info_command(*command);
 }
 
 }  // namespace pg::orchestrator

@@ -10,8 +10,11 @@
 
 #include <torch/torch.h>
 
+#include <map>
 #include <string>
+#include <tuple>
 
+#include "worker/clip/residual_attention_block.h"
 #include "worker/clip/state_dict.h"
 
 namespace pg::worker {
@@ -25,8 +28,9 @@ struct TextEncoderOptions {
   int64_t embed_dim = 512;  // text_projection columns: 512 for ViT-B/16, 1024 for RN50
   bool truncate_after_eot = true;
 
-  // From tensor shapes, as CLIP's build_model does (heads = width / 64). Errors list what is missing.
-  static TextEncoderOptions infer_from(const StateDict& state_dict);
+  // From tensor shapes, as CLIP's build_model does (heads = width / 64). Errors list what is missing,
+  // prefixed with `source` (the file name).
+  static TextEncoderOptions infer_from(const StateDict& state_dict, const std::string& source = "state dict");
 };
 
 class TextEncoderImpl : public torch::nn::Module {
@@ -41,23 +45,34 @@ class TextEncoderImpl : public torch::nn::Module {
   // ids [n, L] zero-padded token ids -> features [n, embed_dim]; the EOT is the argmax of each row.
   torch::Tensor encode_ids(const torch::Tensor& ids);
 
-  // Copies the text-tower tensors of a CLIP state dict (OpenAI key names); the image tower's keys
-  // (visual.*) and logit_scale are ignored. Missing, unexpected and misshaped keys are one pg::Error
-  // listing them all, prefixed with `source` (the file name).
+  // Copies the text-tower tensors of a CLIP state dict (OpenAI key names) and reads logit_scale (a
+  // required scalar); the image tower's keys (visual.*, and Hugging Face's vision_model.* and
+  // visual_projection.*) are ignored. Missing, unexpected and misshaped keys are one pg::Error listing
+  // them all, prefixed with `source` (the file name).
   void load(const StateDict& state_dict, const std::string& source);
 
   const TextEncoderOptions& options() const { return options_; }
   // exp(logit_scale) from the checkpoint (100 for OpenAI's models).
   double logit_scale() const { return logit_scale_; }
 
+  // The transformer's ResidualAttentionBlocks and the final LayerNorm (apply with layer_norm_fp32),
+  // for checking intermediate activations.
+  const torch::nn::ModuleList& blocks() const { return blocks_; }
+  const torch::nn::LayerNorm& ln_final() const { return ln_final_; }
+
  private:
+  // One mask per (length, device, dtype), built on first use: training calls forward thousands of
+  // times with the same few shapes.
+  const torch::Tensor& causal_mask_for(int64_t length, const torch::TensorOptions& options);
+
   TextEncoderOptions options_;
   double logit_scale_ = 100.0;
   torch::nn::Embedding token_embedding_{nullptr};
-  torch::Tensor positional_embedding_;
+  torch::Tensor positional_embedding_;  // [context_length, width]
   torch::nn::ModuleList blocks_{nullptr};
   torch::nn::LayerNorm ln_final_{nullptr};
-  torch::Tensor text_projection_;
+  torch::Tensor text_projection_;  // [width, embed_dim]
+  std::map<std::tuple<int64_t, std::string, int>, torch::Tensor> causal_masks_;
 };
 TORCH_MODULE(TextEncoder);
 

@@ -4,6 +4,7 @@
 // pre-tokenizer regex, each piece mapped through the byte-to-unicode table and BPE-merged.
 // Ids: 256 byte tokens, 256 byte+"</w>" tokens, one per merge, then <|startoftext|>, <|endoftext|>.
 // A vocabulary file with no merge lines gives the byte-level mode used by toy models.
+// A Tokenizer is immutable once built: its const methods may be called from several threads.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,8 @@ namespace pg::worker {
 class Tokenizer {
  public:
   // Reads CLIP's `bpe_simple_vocab_16e6.txt.gz` (gzip or plain text): a header line, then one merge
-  // per line. Like the reference, at most 48894 merges are used. Errors name the file.
+  // per line. Like the reference, at most 48894 merges are used. Errors (missing, unreadable,
+  // corrupt or malformed file) are pg::Error naming the file and line.
   static Tokenizer from_vocab_file(const std::string& path);
   // No merges: vocabulary of 514 (512 byte tokens, SOT 512, EOT 513).
   static Tokenizer byte_level();

@@ -1,0 +1,17 @@
+#include "orchestrator/torch_threads.h"
+
+#include <torch/torch.h>
+
+#include <thread>
+
+#include "common/error.h"
+
+namespace pg::orchestrator {
+
+void set_torch_threads(int threads) {
+  if (threads < 0) throw Error("--threads " + std::to_string(threads) + ": use 0 (one per core) or a positive count");
+  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+}
+
+}  // namespace pg::orchestrator

@@ -1,0 +1,96 @@
+// The feature store: CLIP image features extracted once, one HDF5 file per backbone (DESIGN §3).
+//
+//   /                      attrs format="promptgrid-features", format_version, backbone, embed_dim
+//   /<dataset>             classnames [C] strings; attrs template, num_classes
+//   /<dataset>/<split>     features [N, D] float16|float32 (chunked), labels [N] int32, paths [N] strings
+//   /<dataset>/train/views optional [V, N, D]: V augmented views per training image
+//
+// This is the only code that touches HDF5 besides prompt_store. Readers validate every shape, dtype
+// and attribute and name the file and object in each error; no malformed file may crash them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pg::storage {
+
+enum class FeatureDtype { float16, float32 };
+// "float16" | "float32", as DatasetSummary::dtype spells it.
+std::string dtype_name(FeatureDtype dtype);
+
+// create: a new store (replacing any file at the path once closed; a crash mid-write leaves the old
+// file or none, never half a store). append: add datasets to an existing store, which must have the
+// same backbone and embed_dim.
+enum class WriteMode { create, append };
+
+// One split of one dataset, in split-file order. Features are float32 in memory, row-major.
+struct SplitFeatures {
+  int64_t rows = 0;
+  int64_t dim = 0;
+  std::vector<float> features;  // [rows, dim]
+  std::vector<int32_t> labels;  // [rows], each in [0, num_classes)
+  std::vector<std::string> paths;
+  int64_t num_views = 0;        // 0 when there are no augmented views
+  std::vector<float> views;     // [num_views, rows, dim]
+};
+
+struct DatasetFeatures {
+  std::string name;
+  std::vector<std::string> classnames;
+  std::string prompt_template;  // with "{}" for the class name
+  std::map<std::string, SplitFeatures> splits;  // "train", "val", "test"
+};
+
+struct DatasetSummary {
+  std::string name;
+  int64_t num_classes = 0;
+  std::string prompt_template;
+  std::map<std::string, int64_t> split_rows;  // split -> N
+  int64_t train_views = 0;
+  std::string dtype;  // "float16" | "float32"
+};
+
+class FeatureStoreWriter {
+ public:
+  // Creates `path` (written under a temporary name, renamed into place by close()), or with
+  // WriteMode::append opens the existing store read-write after checking backbone and embed_dim.
+  FeatureStoreWriter(const std::string& path, const std::string& backbone, int64_t embed_dim,
+                     FeatureDtype dtype, WriteMode mode = WriteMode::create);
+  ~FeatureStoreWriter();
+  // Validates shapes and label ranges, then writes /<name>. A dataset can be written once.
+  void write_dataset(const DatasetFeatures& dataset);
+  // Flushes and closes (and, for a new store, renames it into place). The destructor does the same
+  // and never throws, except that it discards a new store in which a write_dataset call failed, so a
+  // failed import never replaces a good file.
+  void close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class FeatureStoreReader {
+ public:
+  explicit FeatureStoreReader(const std::string& path);
+  ~FeatureStoreReader();
+
+  const std::string& path() const;
+  const std::string& backbone() const;
+  int64_t embed_dim() const;
+  std::vector<std::string> datasets() const;
+  DatasetSummary summary(const std::string& dataset) const;
+  std::vector<std::string> classnames(const std::string& dataset) const;
+  std::string prompt_template(const std::string& dataset) const;
+  // Reads one split (with views when present), converted to float32.
+  SplitFeatures read_split(const std::string& dataset, const std::string& split) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pg::storage

@@ -1,0 +1,330 @@
+#include "storage/hdf5_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.h"
+#include "common/strings.h"
+
+namespace pg::storage {
+
+Hdf5Handle& Hdf5Handle::operator=(Hdf5Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = other.id_;
+    closer_ = other.closer_;
+    other.id_ = -1;
+  }
+  return *this;
+}
+
+bool Hdf5Handle::reset() {
+  bool ok = true;
+  if (id_ >= 0 && closer_ != nullptr) ok = closer_(id_) >= 0;
+  id_ = -1;
+  return ok;
+}
+
+void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+namespace {
+
+herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* data) {
+  // Walking upward, entry 0 is where HDF5 first detected the problem: the most telling message.
+  if (n == 0 && error->desc != nullptr) *static_cast<std::string*>(data) = error->desc;
+  return 0;
+}
+
+std::string detail_suffix() {
+  const std::string detail = hdf5_error_detail();
+  return detail.empty() ? "" : " (" + detail + ")";
+}
+
+Hdf5Handle variable_string_type() {
+  Hdf5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  return type;
+}
+
+herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+}  // namespace
+
+std::string hdf5_error_detail() {
+  std::string detail;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &detail);
+  return detail;
+}
+
+void check_hdf5(herr_t status, const std::string& where, const std::string& action) {
+  if (status < 0) throw Error(where + ": " + action + " failed" + detail_suffix());
+}
+
+Hdf5Handle open_hdf5_file(const std::string& path, bool writable, const std::string& what) {
+  silence_hdf5_errors();
+  std::error_code error;
+  if (!std::filesystem::exists(path, error)) throw Error(path + ": no such file (expected " + what + ")");
+  if (!std::filesystem::is_regular_file(path, error)) {
+    throw Error(path + ": not a regular file (expected " + what + ")");
+  }
+  if (std::filesystem::file_size(path, error) == 0) {
+    throw Error(path + ": empty file (0 bytes), not " + what + "; was it written completely?");
+  }
+  const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
+  if (is_hdf5 == 0) throw Error(path + ": not an HDF5 file (expected " + what + ")");
+  if (is_hdf5 < 0) {
+    throw Error(path + ": cannot be read as HDF5, truncated or unreadable" + detail_suffix() +
+                "; expected " + what);
+  }
+  const hid_t file = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) {
+    throw Error(path + ": cannot open the HDF5 file, it is truncated or damaged" + detail_suffix() +
+                "; expected " + what + ", write it again");
+  }
+  return Hdf5Handle(file, H5Fclose);
+}
+
+bool link_exists(hid_t parent, const std::string& name) {
+  return H5Lexists(parent, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+Hdf5Handle open_group(hid_t parent, const std::string& name, const std::string& where) {
+  if (!link_exists(parent, name)) throw Error(where + ": group is missing");
+  H5O_info_t info;
+  check_hdf5(H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT), where, "reading the object");
+  if (info.type != H5O_TYPE_GROUP) throw Error(where + ": is not a group");
+  const hid_t group = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
+  if (group < 0) throw Error(where + ": cannot open the group" + detail_suffix());
+  return Hdf5Handle(group, H5Gclose);
+}
+
+Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string& where) {
+  if (!link_exists(parent, name)) throw Error(where + ": dataset is missing");
+  H5O_info_t info;
+  check_hdf5(H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT), where, "reading the object");
+  if (info.type != H5O_TYPE_DATASET) throw Error(where + ": is not a dataset");
+  const hid_t dataset = H5Dopen2(parent, name.c_str(), H5P_DEFAULT);
+  if (dataset < 0) throw Error(where + ": cannot open the dataset" + detail_suffix());
+  return Hdf5Handle(dataset, H5Dclose);
+}
+
+Hdf5Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
+  const hid_t group = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (group < 0) throw Error(where + ": cannot create the group" + detail_suffix());
+  return Hdf5Handle(group, H5Gclose);
+}
+
+std::vector<std::string> child_names(hid_t group, const std::string& where) {
+  std::vector<std::string> names;
+  check_hdf5(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_name, &names), where,
+             "listing the members");
+  return names;
+}
+
+namespace {
+
+Hdf5Handle open_attribute(hid_t object, const std::string& name, const std::string& where) {
+  const htri_t exists = H5Aexists(object, name.c_str());
+  if (exists < 0) throw Error(where + ": cannot read attribute '" + name + "'" + detail_suffix());
+  if (exists == 0) throw Error(where + ": attribute '" + name + "' is missing");
+  const hid_t attribute = H5Aopen(object, name.c_str(), H5P_DEFAULT);
+  if (attribute < 0) throw Error(where + ": cannot open attribute '" + name + "'" + detail_suffix());
+  return Hdf5Handle(attribute, H5Aclose);
+}
+
+// Attributes must hold exactly one value: a scalar, or a 1-element array as some writers produce.
+void check_single_value(hid_t attribute, const std::string& name, const std::string& where) {
+  Hdf5Handle space(H5Aget_space(attribute), H5Sclose);
+  const hssize_t count = H5Sget_simple_extent_npoints(space.get());
+  if (count != 1) {
+    throw Error(where + ": attribute '" + name + "' holds " + std::to_string(count) +
+                " values, expected a single value");
+  }
+}
+
+}  // namespace
+
+std::string type_class_name(H5T_class_t type_class) {
+  switch (type_class) {
+    case H5T_INTEGER: return "integer";
+    case H5T_FLOAT: return "float";
+    case H5T_STRING: return "string";
+    case H5T_COMPOUND: return "compound";
+    case H5T_ENUM: return "enum";
+    case H5T_ARRAY: return "array";
+    case H5T_VLEN: return "variable-length sequence";
+    case H5T_OPAQUE: return "opaque";
+    case H5T_BITFIELD: return "bitfield";
+    case H5T_REFERENCE: return "reference";
+    case H5T_TIME: return "time";
+    default: return "unknown";
+  }
+}
+
+std::string read_string_attribute(hid_t object, const std::string& name, const std::string& where) {
+  Hdf5Handle attribute = open_attribute(object, name, where);
+  Hdf5Handle file_type(H5Aget_type(attribute.get()), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(file_type.get());
+  if (type_class != H5T_STRING) {
+    throw Error(where + ": attribute '" + name + "' is of type " + type_class_name(type_class) +
+                ", expected a string");
+  }
+  check_single_value(attribute.get(), name, where);
+  if (H5Tis_variable_str(file_type.get()) > 0) {
+    Hdf5Handle memory_type = variable_string_type();
+    char* text = nullptr;
+    check_hdf5(H5Aread(attribute.get(), memory_type.get(), &text), where, "reading attribute '" + name + "'");
+    std::string value = text != nullptr ? text : "";
+    H5free_memory(text);
+    return value;
+  }
+  const size_t size = H5Tget_size(file_type.get());
+  Hdf5Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(memory_type.get(), size);
+  std::string buffer(size, '\0');
+  check_hdf5(H5Aread(attribute.get(), memory_type.get(), buffer.data()), where,
+             "reading attribute '" + name + "'");
+  return std::string(buffer.c_str());  // fixed-length strings are NUL-padded
+}
+
+int64_t read_int_attribute(hid_t object, const std::string& name, const std::string& where) {
+  Hdf5Handle attribute = open_attribute(object, name, where);
+  Hdf5Handle file_type(H5Aget_type(attribute.get()), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(file_type.get());
+  if (type_class != H5T_INTEGER) {
+    throw Error(where + ": attribute '" + name + "' is of type " + type_class_name(type_class) +
+                ", expected an integer");
+  }
+  check_single_value(attribute.get(), name, where);
+  int64_t value = 0;
+  check_hdf5(H5Aread(attribute.get(), H5T_NATIVE_INT64, &value), where, "reading attribute '" + name + "'");
+  return value;
+}
+
+void write_string_attribute(hid_t object, const std::string& name, const std::string& value,
+                            const std::string& where) {
+  Hdf5Handle type = variable_string_type();
+  Hdf5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Hdf5Handle attribute(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       H5Aclose);
+  if (!attribute.valid()) throw Error(where + ": cannot create attribute '" + name + "'" + detail_suffix());
+  const char* text = value.c_str();
+  check_hdf5(H5Awrite(attribute.get(), type.get(), &text), where, "writing attribute '" + name + "'");
+}
+
+void write_int_attribute(hid_t object, const std::string& name, int64_t value, const std::string& where) {
+  Hdf5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  Hdf5Handle attribute(
+      H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attribute.valid()) throw Error(where + ": cannot create attribute '" + name + "'" + detail_suffix());
+  check_hdf5(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), where, "writing attribute '" + name + "'");
+}
+
+std::vector<int64_t> dataset_shape(hid_t dataset, int rank, const std::string& where) {
+  Hdf5Handle space(H5Dget_space(dataset), H5Sclose);
+  if (!space.valid()) throw Error(where + ": cannot read the dataspace" + detail_suffix());
+  const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
+  std::vector<int64_t> shape;
+  if (space_class == H5S_SIMPLE) {
+    const int ndims = H5Sget_simple_extent_ndims(space.get());
+    if (ndims < 0) throw Error(where + ": cannot read the dataspace" + detail_suffix());
+    std::vector<hsize_t> dims(static_cast<size_t>(ndims));
+    H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+    shape.assign(dims.begin(), dims.end());
+  } else if (space_class != H5S_SCALAR) {
+    throw Error(where + ": has an empty (null) dataspace, expected an array");
+  }
+  if (rank >= 0 && static_cast<int>(shape.size()) != rank) {
+    throw Error(where + ": has rank " + std::to_string(shape.size()) + " (shape " + format_shape(shape) +
+                "), expected rank " + std::to_string(rank));
+  }
+  return shape;
+}
+
+H5T_class_t dataset_type_class(hid_t dataset, const std::string& where) {
+  Hdf5Handle type(H5Dget_type(dataset), H5Tclose);
+  if (!type.valid()) throw Error(where + ": cannot read the datatype" + detail_suffix());
+  return H5Tget_class(type.get());
+}
+
+std::vector<std::string> read_string_dataset(hid_t dataset, const std::string& where) {
+  const std::vector<int64_t> shape = dataset_shape(dataset, 1, where);
+  Hdf5Handle file_type(H5Dget_type(dataset), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(file_type.get());
+  if (type_class != H5T_STRING) {
+    throw Error(where + ": has type " + type_class_name(type_class) + ", expected strings");
+  }
+  const size_t count = static_cast<size_t>(shape[0]);
+  std::vector<std::string> values;
+  values.reserve(count);
+  if (count == 0) return values;
+  if (H5Tis_variable_str(file_type.get()) > 0) {
+    Hdf5Handle memory_type = variable_string_type();
+    std::vector<char*> pointers(count, nullptr);
+    check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), where,
+               "reading strings");
+    for (char* text : pointers) values.emplace_back(text != nullptr ? text : "");
+    Hdf5Handle space(H5Dget_space(dataset), H5Sclose);
+    H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, pointers.data());
+    return values;
+  }
+  const size_t size = H5Tget_size(file_type.get());
+  Hdf5Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(memory_type.get(), size);
+  std::vector<char> buffer(count * size);
+  check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), where,
+             "reading strings");
+  for (size_t i = 0; i < count; ++i) {
+    const char* begin = buffer.data() + i * size;
+    values.emplace_back(begin, strnlen(begin, size));  // NUL-padded, not necessarily NUL-terminated
+  }
+  return values;
+}
+
+void write_string_dataset(hid_t parent, const std::string& name, const std::vector<std::string>& values,
+                          const std::string& where) {
+  Hdf5Handle type = variable_string_type();
+  const hsize_t dims[1] = {values.size()};
+  Hdf5Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  Hdf5Handle dataset(
+      H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dclose);
+  if (!dataset.valid()) throw Error(where + ": cannot create the dataset" + detail_suffix());
+  if (values.empty()) return;
+  std::vector<const char*> pointers;
+  pointers.reserve(values.size());
+  for (const auto& value : values) pointers.push_back(value.c_str());
+  check_hdf5(H5Dwrite(dataset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), where,
+             "writing strings");
+}
+
+std::string temporary_path_for(const std::string& path) {
+  return path + ".tmp." + std::to_string(::getpid());
+}
+
+void publish_file(const std::string& temporary, const std::string& path) {
+  const int fd = ::open(temporary.c_str(), O_RDONLY);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const std::string reason = std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    ::unlink(temporary.c_str());
+    throw Error(path + ": could not flush to disk (" + reason + ")");
+  }
+  ::close(fd);
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    ::unlink(temporary.c_str());
+    throw Error(path + ": could not rename " + temporary + " into place (" + reason + ")");
+  }
+}
+
+}  // namespace pg::storage

@@ -1,0 +1,47 @@
+#include "sweeps/catalog.h"
+
+#include "common/error.h"
+#include "common/strings.h"
+
+namespace pg::sweeps {
+
+const std::vector<DatasetInfo>& benchmark_datasets() {
+  // Class counts from the standard splits; templates are CoOp's CUSTOM_TEMPLATES. ImageNet and
+  // FGVCAircraft have no split_zhou file: CoOp reads their own folder structure / text lists.
+  static const std::vector<DatasetInfo> datasets = {
+      {"imagenet", "", 1000, "a photo of a {}."},
+      {"caltech101", "split_zhou_Caltech101.json", 100, "a photo of a {}."},
+      {"oxford_pets", "split_zhou_OxfordPets.json", 37, "a photo of a {}, a type of pet."},
+      {"stanford_cars", "split_zhou_StanfordCars.json", 196, "a photo of a {}."},
+      {"oxford_flowers", "split_zhou_OxfordFlowers.json", 102, "a photo of a {}, a type of flower."},
+      {"food101", "split_zhou_Food101.json", 101, "a photo of {}, a type of food."},
+      {"fgvc_aircraft", "", 100, "a photo of a {}, a type of aircraft."},
+      {"sun397", "split_zhou_SUN397.json", 397, "a photo of a {}."},
+      {"dtd", "split_zhou_DescribableTextures.json", 47, "{} texture."},
+      {"eurosat", "split_zhou_EuroSAT.json", 10, "a centered satellite photo of {}."},
+      {"ucf101", "split_zhou_UCF101.json", 101, "a photo of a person doing {}."},
+  };
+  return datasets;
+}
+
+const DatasetInfo& find_dataset(const std::string& name) {
+  std::vector<std::string> known;
+  for (const DatasetInfo& dataset : benchmark_datasets()) {
+    if (dataset.name == name) return dataset;
+    known.push_back(dataset.name);
+  }
+  throw Error("unknown dataset '" + name + "'; the benchmark datasets are " + join(known, ", "));
+}
+
+int coop_epochs(const std::string& dataset, int shots) {
+  const DatasetInfo& info = find_dataset(dataset);
+  if (shots < 1) {
+    throw Error("coop_epochs: " + std::to_string(shots) + " shots is not a few-shot setting; use 1, 2, 4, 8 or 16");
+  }
+  if (info.name == "imagenet") return 50;
+  if (shots == 1) return 50;
+  if (shots <= 4) return 100;
+  return 200;
+}
+
+}  // namespace pg::sweeps

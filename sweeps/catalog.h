@@ -1,0 +1,25 @@
+// The benchmark catalog: the 11 datasets of the CoOp/CoCoOp protocol, their class counts, standard
+// split files, zero-shot templates (CoOp's per-dataset prompts) and CoOp's epoch schedule.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pg::sweeps {
+
+struct DatasetInfo {
+  std::string name;           // promptgrid's name: "oxford_pets"
+  std::string split_file;     // "split_zhou_OxfordPets.json"; empty where CoOp uses other files
+  int num_classes = 0;
+  std::string prompt_template;  // with "{}" where the class name goes: "a photo of a {}, a type of pet."
+};
+
+const std::vector<DatasetInfo>& benchmark_datasets();
+// A pg::Error listing the known names when `name` is not one of them.
+const DatasetInfo& find_dataset(const std::string& name);
+
+// CoOp's epochs for a few-shot run: 50 for 1 shot, 100 for 2 and 4, 200 for 8 and 16 (and more);
+// ImageNet 50 always.
+int coop_epochs(const std::string& dataset, int shots);
+
+}  // namespace pg::sweeps

@@ -1,0 +1,41 @@
+// A task: one training/evaluation run of the benchmark (method × dataset × shots × seed × settings).
+//
+// Its id is a hash of its canonical JSON (sorted keys, only the fields that matter for the method),
+// so re-running a sweep finds finished tasks and a changed setting gets a new id.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace pg::sweeps {
+
+struct CoOpSettings {
+  int n_ctx = 16;
+  std::string ctx_init;                       // words such as "a photo of a"; empty = random N(0, 0.02)
+  bool class_specific = false;                // CSC: one context per class
+  std::string class_token_position = "end";   // end | middle | front
+  int epochs = 0;                             // 0 = the protocol's default (sweeps/catalog.h coop_epochs)
+  int batch_size = 32;
+  double lr = 0.002;
+  std::string precision = "fp32";             // fp32 | fp16 | bf16
+};
+
+struct TaskSpec {
+  std::string method = "coop";       // coop | zeroshot
+  std::string protocol = "fewshot";  // fewshot | base2novel
+  std::string dataset;
+  std::string backbone;              // of the feature store the task reads
+  int shots = 16;                    // coop only
+  int seed = 1;                      // coop only
+  CoOpSettings coop;                 // coop only
+
+  // Fills defaults that depend on other fields (epochs from the catalog) and checks every field;
+  // a pg::Error names the field and the allowed values.
+  void resolve();
+  nlohmann::json to_json() const;
+  static TaskSpec from_json(const nlohmann::json& json);
+  // 16 hex digits of the 64-bit FNV-1a hash of to_json().dump().
+  std::string id() const;
+};
+
+}  // namespace pg::sweeps

@@ -1,0 +1,73 @@
+#include "sweeps/task_spec.h"
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "common/hash.h"
+
+namespace pg::sweeps {
+namespace {
+
+TaskSpec coop_task() {
+  TaskSpec spec;
+  spec.dataset = "dtd";
+  spec.backbone = "ViT-B/16";
+  spec.shots = 4;
+  spec.seed = 2;
+  return spec;
+}
+
+TEST(TaskSpec, ResolveFillsCoOpEpochsFromTheCatalog) {
+  TaskSpec spec = coop_task();
+  spec.resolve();
+  EXPECT_EQ(spec.coop.epochs, 100);  // CoOp: 100 epochs for 2 and 4 shots
+}
+
+TEST(TaskSpec, IdIsStableUnderJsonRoundTripAndChangesWithTheSpec) {
+  TaskSpec spec = coop_task();
+  spec.resolve();
+  const std::string id = spec.id();
+  EXPECT_EQ(id.size(), 16u);
+  EXPECT_EQ(TaskSpec::from_json(spec.to_json()).id(), id);
+  TaskSpec other = spec;
+  other.seed = 3;
+  EXPECT_NE(other.id(), id);
+  other = spec;
+  other.coop.lr = 0.004;
+  EXPECT_NE(other.id(), id);
+}
+
+TEST(TaskSpec, ZeroShotIdIgnoresTrainingFields) {
+  TaskSpec a = coop_task();
+  a.method = "zeroshot";
+  TaskSpec b = a;
+  b.seed = 3;
+  b.shots = 16;
+  EXPECT_EQ(a.id(), b.id());
+}
+
+TEST(TaskSpec, CanonicalJsonHasSortedKeysAndOnlyTheMethodsFields) {
+  TaskSpec spec = coop_task();
+  spec.method = "zeroshot";
+  EXPECT_EQ(spec.to_json().dump(),
+            R"({"backbone":"ViT-B/16","dataset":"dtd","method":"zeroshot","protocol":"fewshot"})");
+  EXPECT_EQ(spec.id(), to_hex16(fnv1a_64(spec.to_json().dump())));
+}
+
+TEST(TaskSpec, BadFieldsNameTheFieldAndTheChoices) {
+  TaskSpec spec = coop_task();
+  spec.coop.class_token_position = "left";
+  try {
+    spec.resolve();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("class_token_position"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("end, middle, front"), std::string::npos);
+  }
+  spec = coop_task();
+  spec.shots = 0;
+  EXPECT_THROW(spec.resolve(), Error);
+}
+
+}  // namespace
+}  // namespace pg::sweeps

@@ -1,0 +1,116 @@
+#include "worker/clip/state_dict.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+#include "common/error.h"
+#include "common/strings.h"
+#include "worker/clip/binary_file.h"
+#include "worker/clip/torchscript_archive.h"
+
+namespace pg::worker {
+namespace {
+
+const std::string kHuggingFaceText = "text_model.";
+const std::string kHuggingFaceLayers = "encoder.layers.";
+
+// Per-layer renames of Hugging Face CLIPTextModel to OpenAI's ResidualAttentionBlock (prefixes).
+const std::array<std::pair<const char*, const char*>, 5> kLayerRenames = {{
+    {"self_attn.out_proj.", "attn.out_proj."},
+    {"layer_norm1.", "ln_1."},
+    {"layer_norm2.", "ln_2."},
+    {"mlp.fc1.", "mlp.c_fc."},
+    {"mlp.fc2.", "mlp.c_proj."},
+}};
+const std::array<const char*, 3> kProjections = {"q", "k", "v"};  // in_proj's row order
+
+// Hugging Face CLIPModel text keys -> OpenAI names: q/k/v projections are concatenated into in_proj,
+// text_projection (a Linear, [E, W]) is transposed to OpenAI's [W, E] matrix, and the position_ids
+// buffer (0..76, not a weight) is dropped. Keys outside the text tower pass through unchanged; text
+// keys it does not know pass through too, for the encoder's strict check to report.
+StateDict map_hugging_face_text_keys(StateDict input) {
+  StateDict out;
+  // (layer, "weight"/"bias") -> q, k, v pieces; concatenated at the end when all three are present.
+  std::map<std::pair<std::string, std::string>, std::array<std::string, 3>> attention;
+  for (auto& [key, tensor] : input) {
+    if (key == "text_projection.weight") {
+      out["text_projection"] = tensor.t().contiguous();
+      continue;
+    }
+    if (!starts_with(key, kHuggingFaceText)) {
+      out[key] = tensor;
+      continue;
+    }
+    const std::string name = key.substr(kHuggingFaceText.size());
+    if (name == "embeddings.token_embedding.weight") {
+      out["token_embedding.weight"] = tensor;
+    } else if (name == "embeddings.position_embedding.weight") {
+      out["positional_embedding"] = tensor;
+    } else if (name == "embeddings.position_ids") {
+      continue;
+    } else if (starts_with(name, "final_layer_norm.")) {
+      out["ln_final." + name.substr(std::string("final_layer_norm.").size())] = tensor;
+    } else if (starts_with(name, kHuggingFaceLayers)) {
+      const std::string rest = name.substr(kHuggingFaceLayers.size());
+      const size_t dot = rest.find('.');
+      const std::string layer = rest.substr(0, dot);
+      const std::string field = dot == std::string::npos ? std::string() : rest.substr(dot + 1);
+      const std::string block = "transformer.resblocks." + layer + ".";
+      bool renamed = false;
+      for (const auto& [from, to] : kLayerRenames) {
+        if (starts_with(field, from)) {
+          out[block + to + field.substr(std::string(from).size())] = tensor;
+          renamed = true;
+        }
+      }
+      for (size_t i = 0; i < kProjections.size() && !renamed; ++i) {
+        const std::string projection = std::string("self_attn.") + kProjections[i] + "_proj.";
+        if (starts_with(field, projection)) {
+          attention[{layer, field.substr(projection.size())}][i] = key;
+          renamed = true;
+        }
+      }
+      if (!renamed) out[key] = tensor;
+    } else {
+      out[key] = tensor;
+    }
+  }
+  for (const auto& [slot, keys] : attention) {
+    const auto& [layer, kind] = slot;
+    if (keys[0].empty() || keys[1].empty() || keys[2].empty()) {
+      for (const std::string& key : keys) {
+        if (!key.empty()) out[key] = input.at(key);  // incomplete: left for the strict check to report
+      }
+      continue;
+    }
+    out["transformer.resblocks." + layer + ".attn.in_proj_" + kind] =
+        torch::cat({input.at(keys[0]), input.at(keys[1]), input.at(keys[2])}, 0);
+  }
+  return out;
+}
+
+}  // namespace
+
+StateDict load_state_dict(const std::string& path) {
+  std::string magic;
+  {
+    BinaryFile file(path);
+    magic = file.read(0, std::min<uint64_t>(file.size(), 9), "file header");
+  }
+  StateDict tensors;
+  if (starts_with(magic, std::string("PK\x03\x04", 4))) {
+    tensors = read_torch_archive(path);
+  } else if (magic.size() == 9 && magic[8] == '{') {
+    tensors = read_safetensors(path);
+  } else {
+    throw Error(path + ": not a CLIP checkpoint; expected a TorchScript archive or torch.save file (a zip, "
+                "starting with \"PK\") or a safetensors file (8-byte header length, then JSON)");
+  }
+  if (tensors.count(kHuggingFaceText + "embeddings.token_embedding.weight") != 0) {
+    tensors = map_hugging_face_text_keys(std::move(tensors));
+  }
+  return tensors;
+}
+
+}  // namespace pg::worker

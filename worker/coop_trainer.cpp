@@ -1,0 +1,254 @@
+#include "worker/coop_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include "common/error.h"
+#include "common/strings.h"
+#include "worker/lr_schedule.h"
+
+namespace pg::worker {
+
+namespace {
+
+// Numbers in messages as people write them (1e-05, 0.002), not std::to_string's fixed six decimals.
+std::string number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+void check_options(const TrainOptions& options) {
+  const auto positive = [](double value) { return value > 0 && std::isfinite(value); };
+  const auto non_negative = [](double value) { return value >= 0 && std::isfinite(value); };
+  if (options.epochs < 1) {
+    throw Error("training option epochs = " + std::to_string(options.epochs) + " must be at least 1");
+  }
+  if (options.batch_size < 1) {
+    throw Error("training option batch_size = " + std::to_string(options.batch_size) +
+                " must be at least 1 (CoOp uses 32)");
+  }
+  if (!positive(options.lr)) {
+    throw Error("training option lr = " + number(options.lr) +
+                " must be a positive finite number (CoOp uses 0.002)");
+  }
+  if (!positive(options.warmup_lr)) {
+    throw Error("training option warmup_lr = " + number(options.warmup_lr) +
+                " must be a positive finite number (CoOp uses 1e-5)");
+  }
+  if (!non_negative(options.momentum)) {
+    throw Error("training option momentum = " + number(options.momentum) +
+                " must be a finite number >= 0 (CoOp uses 0.9)");
+  }
+  if (!non_negative(options.weight_decay)) {
+    throw Error("training option weight_decay = " + number(options.weight_decay) +
+                " must be a finite number >= 0 (CoOp uses 5e-4)");
+  }
+  if (options.warmup_epochs < 0) {
+    throw Error("training option warmup_epochs = " + std::to_string(options.warmup_epochs) +
+                " must be 0 or more (CoOp uses 1)");
+  }
+  if (options.dtype != torch::kFloat32 && options.dtype != torch::kFloat16 && options.dtype != torch::kBFloat16) {
+    throw Error(std::string("training option dtype = ") + c10::toString(options.dtype) +
+                " is not supported; use float32, float16 or bfloat16");
+  }
+}
+
+// Moves the modules where the step computes (see coop_trainer.h) and returns the trainable parameters.
+std::vector<torch::Tensor> place_modules(CoOpPromptLearner& learner, TextEncoder& encoder,
+                                         const TrainOptions& options) {
+  check_options(options);
+  learner->to(options.device);
+  encoder->to(options.device, options.dtype);
+  encoder->eval();
+  return learner->parameters();
+}
+
+torch::optim::SGDOptions sgd_options(const TrainOptions& options) {
+  return torch::optim::SGDOptions(options.lr)
+      .momentum(options.momentum)
+      .dampening(0)
+      .weight_decay(options.weight_decay)
+      .nesterov(false);
+}
+
+// Uniform in [0, n), unbiased (rejection of the top partial range) and the same on every platform,
+// unlike std::uniform_int_distribution whose algorithm the standard leaves open.
+uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
+  constexpr uint64_t max = std::numeric_limits<uint64_t>::max();
+  const uint64_t limit = max - max % n;
+  uint64_t value = rng();
+  while (value >= limit) value = rng();
+  return value % n;
+}
+
+void shuffle(std::vector<int64_t>& items, std::mt19937_64& rng) {
+  for (size_t i = items.size(); i > 1; --i) {
+    std::swap(items[i - 1], items[uniform_below(rng, i)]);
+  }
+}
+
+void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim) {
+  const std::string expected_features = "[N, " + std::to_string(embed_dim) + "]";
+  if (!data.features.defined() || data.features.dim() != 2 || data.features.size(1) != embed_dim ||
+      data.features.size(0) < 1 || !data.features.is_floating_point()) {
+    throw Error("training features: got " +
+                (data.features.defined() ? format_shape(data.features.sizes().vec()) : std::string("none")) +
+                ", expected a non-empty floating-point " + expected_features +
+                " tensor (the text encoder's embed_dim); use features extracted with the same backbone");
+  }
+  const int64_t n = data.features.size(0);
+  if (!data.labels.defined() || data.labels.dim() != 1 || data.labels.size(0) != n ||
+      data.labels.is_floating_point() || data.labels.scalar_type() == torch::kBool) {
+    throw Error("training labels: got " +
+                (data.labels.defined() ? format_shape(data.labels.sizes().vec()) : std::string("none")) +
+                ", expected integer labels of shape [" + std::to_string(n) + "], one per feature row");
+  }
+  const torch::Tensor labels = data.labels.to(torch::kCPU, torch::kInt64);
+  const int64_t min_label = labels.min().item<int64_t>();
+  const int64_t max_label = labels.max().item<int64_t>();
+  if (min_label < 0 || max_label >= num_classes) {
+    throw Error("training labels: range [" + std::to_string(min_label) + ", " + std::to_string(max_label) +
+                "] does not fit the prompt learner's " + std::to_string(num_classes) +
+                " classes; labels must be 0.." + std::to_string(num_classes - 1));
+  }
+  if (!torch::isfinite(data.features).all().item<bool>()) {
+    throw Error("training features contain NaN or infinite values; re-extract the features");
+  }
+  if (data.views.defined()) {
+    const auto& views = data.views;
+    if (views.dim() != 3 || views.size(0) < 1 || views.size(1) != n || views.size(2) != embed_dim ||
+        !views.is_floating_point()) {
+      throw Error("training views: got " + format_shape(views.sizes().vec()) + ", expected [V, " +
+                  std::to_string(n) + ", " + std::to_string(embed_dim) +
+                  "] floating-point: V >= 1 augmented views of each training image");
+    }
+    if (!torch::isfinite(views).all().item<bool>()) {
+      throw Error("training views contain NaN or infinite values; re-extract the features");
+    }
+  }
+}
+
+}  // namespace
+
+torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features,
+                          double logit_scale) {
+  const torch::Tensor image = image_features / image_features.norm(2, {-1}, true);
+  const torch::Tensor text = text_features / text_features.norm(2, {-1}, true);
+  return (logit_scale * image).matmul(text.t());
+}
+
+CoOpTrainStep::CoOpTrainStep(CoOpPromptLearner learner, TextEncoder encoder, const TrainOptions& options)
+    : learner_(std::move(learner)),
+      encoder_(std::move(encoder)),
+      encoder_dtype_(options.dtype),
+      optimizer_(place_modules(learner_, encoder_, options), sgd_options(options)) {}
+
+torch::Tensor CoOpTrainStep::logits(const torch::Tensor& image_features) {
+  const torch::Tensor prompts = learner_->forward().to(encoder_dtype_);  // float32 master -> compute dtype
+  const torch::Tensor text_features = encoder_->forward(prompts, learner_->eot_index()).to(torch::kFloat32);
+  return clip_logits(image_features, text_features, encoder_->logit_scale());
+}
+
+torch::Tensor CoOpTrainStep::step(const torch::Tensor& image_features, const torch::Tensor& labels) {
+  optimizer_.zero_grad();
+  const torch::Tensor loss = torch::nn::functional::cross_entropy(logits(image_features), labels);
+  loss.backward();
+  optimizer_.step();
+  return loss.detach();
+}
+
+void CoOpTrainStep::set_lr(double lr) {
+  for (auto& group : optimizer_.param_groups()) {
+    static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
+  }
+}
+
+torch::Tensor CoOpTrainStep::momentum_buffer() const {
+  // LibTorch keys optimizer state by the parameter's TensorImpl address.
+  const auto& state = optimizer_.state();
+  const auto found = state.find(c10::guts::to_string(learner_->context().unsafeGetTensorImpl()));
+  if (found == state.end()) return {};
+  return static_cast<const torch::optim::SGDParamState&>(*found->second).momentum_buffer();
+}
+
+int64_t batches_per_epoch(int64_t num_items, int64_t batch_size) {
+  if (num_items < 1 || batch_size < 1) {
+    throw Error("batches_per_epoch: " + std::to_string(num_items) + " items in batches of " +
+                std::to_string(batch_size) + "; both must be at least 1");
+  }
+  return num_items >= batch_size ? num_items / batch_size : 1;
+}
+
+TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const TrainingData& data,
+                       const TrainOptions& options) {
+  check_options(options);
+  check_data(data, learner->num_classes(), encoder->options().embed_dim);
+
+  const torch::Device device = options.device;
+  const int64_t n = data.features.size(0);
+  const int64_t num_views = data.views.defined() ? data.views.size(0) : 0;
+  // Rows to draw from: the features, or the views flattened to [V * N, E] (row v * N + i).
+  const torch::Tensor source = num_views > 0
+                                   ? data.views.to(device, torch::kFloat32).reshape({num_views * n, -1})
+                                   : data.features.to(device, torch::kFloat32);
+  const torch::Tensor labels = data.labels.to(device, torch::kInt64);
+  CoOpTrainStep train_step(learner, encoder, options);
+  const auto start = std::chrono::steady_clock::now();
+
+  const LrScheduleOptions schedule{options.lr, options.epochs, options.warmup_lr, options.warmup_epochs};
+  const int64_t batches = batches_per_epoch(n, options.batch_size);
+  const int64_t batch = std::min<int64_t>(options.batch_size, n);
+  std::mt19937_64 rng(options.seed);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  std::vector<int64_t> source_row(static_cast<size_t>(n));
+  TrainReport report;
+
+  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+    const double lr = coop_learning_rate(epoch, schedule);
+    train_step.set_lr(lr);
+    for (int64_t i = 0; i < n; ++i) {
+      const auto view = num_views > 0 ? static_cast<int64_t>(uniform_below(rng, num_views)) : 0;
+      source_row[static_cast<size_t>(i)] = view * n + i;
+    }
+    std::iota(order.begin(), order.end(), int64_t{0});
+    shuffle(order, rng);
+    std::vector<int64_t> epoch_rows(order.size());
+    for (size_t j = 0; j < order.size(); ++j) epoch_rows[j] = source_row[static_cast<size_t>(order[j])];
+
+    // One gather per epoch, then contiguous slices per batch.
+    const torch::Tensor epoch_features = source.index_select(0, torch::tensor(epoch_rows).to(device));
+    const torch::Tensor epoch_labels = labels.index_select(0, torch::tensor(order).to(device));
+    const torch::Tensor losses = torch::empty({batches}, torch::TensorOptions().device(device));
+    for (int64_t b = 0; b < batches; ++b) {
+      losses[b].copy_(train_step.step(epoch_features.slice(0, b * batch, (b + 1) * batch),
+                                      epoch_labels.slice(0, b * batch, (b + 1) * batch)));
+    }
+
+    // The only synchronisation of the epoch.
+    const torch::Tensor host_losses = losses.to(torch::kCPU, torch::kFloat64);
+    const double* values = host_losses.data_ptr<double>();
+    double sum = 0;
+    for (int64_t b = 0; b < batches; ++b) {
+      if (!std::isfinite(values[b])) {
+        throw Error(std::string("loss became ") + (std::isnan(values[b]) ? "NaN" : "infinite") + " at epoch " +
+                    std::to_string(epoch + 1) + "/" + std::to_string(options.epochs) + ", step " +
+                    std::to_string(b + 1) + "/" + std::to_string(batches) + " (lr " + number(lr) +
+                    "); lower the learning rate (lr, warmup_lr) or train in float32");
+      }
+      sum += values[b];
+    }
+    report.epoch_loss.push_back(sum / static_cast<double>(batches));
+    report.epoch_lr.push_back(lr);
+    report.steps += batches;
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace pg::worker

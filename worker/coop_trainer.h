@@ -1,0 +1,93 @@
+// Trains a CoOp prompt learner on cached CLIP image features, as CoOp's trainer does (DESIGN §1):
+// SGD (momentum 0.9, dampening 0, no Nesterov, coupled weight decay 5e-4) over the context vectors
+// only, the CoOp/Dassl learning-rate schedule (lr_schedule.h) stepped once per epoch, batches of 32 in
+// a fresh random order each epoch, the last partial batch dropped when there are at least 32 images
+// (Dassl's drop_last), cross-entropy on logit_scale * cos(image, text) computed in float32.
+//
+// Placement: CoOpTrainStep moves the learner (float32) and the text encoder (options.dtype) to
+// options.device IN PLACE, so they stay there afterwards: evaluate with the same encoder precision.
+// Under half/bfloat16 the context stays a float32 master copy, cast to the encoder's dtype per forward
+// (the encoder computes LayerNorm in float32).
+//
+// Randomness is a std::mt19937_64 seeded with options.seed: per epoch it first draws one view per
+// image (when views are given), then a Fisher-Yates permutation of the images. Same seed, same run.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "worker/clip/text_encoder.h"
+#include "worker/coop_prompt_learner.h"
+
+namespace pg::worker {
+
+struct TrainOptions {
+  int epochs = 50;
+  int batch_size = 32;
+  double lr = 0.002;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  double warmup_lr = 1e-5;
+  int warmup_epochs = 1;
+  uint64_t seed = 1;
+  torch::Device device = torch::kCPU;
+  // The text encoder's compute dtype: float32, float16 or bfloat16.
+  torch::Dtype dtype = torch::kFloat32;
+};
+
+struct TrainingData {
+  torch::Tensor features;  // [N, E] image features (any float dtype, any device), not normalized
+  torch::Tensor views;     // [V, N, E] augmented views of the same images, or undefined
+  torch::Tensor labels;    // [N] integer class indices in [0, n_cls)
+};
+
+struct TrainReport {
+  std::vector<double> epoch_loss;  // mean training loss of each epoch
+  std::vector<double> epoch_lr;    // learning rate each epoch ran at
+  int64_t steps = 0;               // optimizer steps in all
+  double seconds = 0;              // wall time of the training loop
+};
+
+// Logits [B, n_cls] float32 = logit_scale * normalize(image_features) @ normalize(text_features).T,
+// as CoOp's CustomCLIP (image_features [B, E], text_features [n_cls, E], both float32).
+torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features,
+                          double logit_scale);
+
+// One CoOp optimisation step and the SGD state it carries: what train_coop runs per batch, exposed so
+// the benchmark times exactly this and golden tests check exactly this.
+class CoOpTrainStep {
+ public:
+  // Moves learner and encoder as described at the top; the optimizer starts at options.lr.
+  CoOpTrainStep(CoOpPromptLearner learner, TextEncoder encoder, const TrainOptions& options);
+
+  // image_features [B, E] float32 on the device -> logits [B, n_cls] float32, with autograd to ctx.
+  torch::Tensor logits(const torch::Tensor& image_features);
+  // zero_grad, forward, mean cross-entropy, backward, SGD step. image_features [B, E] float32 and
+  // labels [B] int64, both on the device. Returns the loss (0-dim float32, detached, on the device;
+  // not synchronised, so the caller decides when to read it). Afterwards context().grad() holds
+  // this step's gradient.
+  torch::Tensor step(const torch::Tensor& image_features, const torch::Tensor& labels);
+
+  void set_lr(double lr);
+  // SGD momentum buffer of the context, shape of the context; undefined before the first step.
+  torch::Tensor momentum_buffer() const;
+
+ private:
+  CoOpPromptLearner learner_;
+  TextEncoder encoder_;
+  torch::Dtype encoder_dtype_;
+  torch::optim::SGD optimizer_;
+};
+
+// Number of batches per epoch: N / batch_size rounded down when N >= batch_size (the last partial
+// batch is dropped), else 1 (one batch of all N).
+int64_t batches_per_epoch(int64_t num_items, int64_t batch_size);
+
+// Trains `learner` in place. Errors (pg::Error): bad options, features/labels/views whose shapes or
+// values do not fit the learner and encoder, non-finite features, a loss that becomes NaN or infinite.
+TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const TrainingData& data,
+                       const TrainOptions& options);
+
+}  // namespace pg::worker
