@@ -24,14 +24,14 @@ struct SyntheticBenchmarkOptions {
   int64_t layers = 2;
   int64_t embed_dim = 64;
   int64_t hidden_context = 16;   // length of the hidden true context
-  double hidden_context_std = 0.5;
+  double hidden_context_std = 0.1;
   int train_per_class = 20;      // enough for 16 shots
   int val_per_class = 4;
   int test_per_class = 20;
   int train_views = 2;           // augmented views per training image (0: none)
   // Per-dimension noise std of the image features, relative to the mean distance between a class
-  // direction and its nearest other class direction (0.5: a nearest pair is confused ~16% of the time).
-  double noise = 0.5;
+  // direction and its nearest other class direction (0.25: a nearest pair is confused ~2% of the time).
+  double noise = 0.25;
 };
 
 struct SyntheticBenchmarkFiles {

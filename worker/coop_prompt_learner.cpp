@@ -42,10 +42,8 @@ std::string to_string(ClassTokenPosition position) {
   throw Error("invalid ClassTokenPosition value " + std::to_string(static_cast<int>(position)));
 }
 
-CoOpPromptLearnerImpl::CoOpPromptLearnerImpl(const CoOpOptions& options,
-                                             const std::vector<std::string>& classnames,
-                                             const Tokenizer& tokenizer, TextEncoder& encoder,
-                                             uint64_t seed)
+CoOpPromptLearnerImpl::CoOpPromptLearnerImpl(const CoOpOptions& options, const std::vector<std::string>& classnames,
+                                             const Tokenizer& tokenizer, TextEncoder& encoder, uint64_t seed)
     : options_(options) {
   if (classnames.empty()) {
     throw Error("CoOp prompt learner: the class-name list is empty; the dataset must name its classes");
@@ -93,8 +91,8 @@ CoOpPromptLearnerImpl::CoOpPromptLearnerImpl(const CoOpOptions& options,
     const std::vector<int64_t> tokens = tokenizer.encode(prompt_texts_.back());
     const auto length = static_cast<int64_t>(tokens.size()) + 2;  // with SOT and EOT
     if (length > context_length) {
-      throw Error("CoOp prompt for class '" + classname + "' is " + std::to_string(length) +
-                  " tokens with " + std::to_string(n_ctx) + " context vectors, more than the text encoder's " +
+      throw Error("CoOp prompt for class '" + classname + "' is " + std::to_string(length) + " tokens with " +
+                  std::to_string(n_ctx) + " context vectors, more than the text encoder's " +
                   std::to_string(context_length) + "; use fewer context vectors (n_ctx) or a shorter class name");
     }
     int64_t* row = ids.data() + i * context_length;
@@ -110,8 +108,7 @@ CoOpPromptLearnerImpl::CoOpPromptLearnerImpl(const CoOpOptions& options,
   torch::Tensor init_embedding;
   {
     torch::NoGradGuard no_grad;
-    const torch::Tensor id_tensor =
-        int64_tensor(ids, device).view({n_cls, context_length}).slice(1, 0, prompt_length);
+    const torch::Tensor id_tensor = int64_tensor(ids, device).view({n_cls, context_length}).slice(1, 0, prompt_length);
     embedding = encoder->embed(id_tensor).to(torch::kFloat32);  // [n_cls, L, W]
     if (!init_ids.empty()) {
       init_embedding = encoder->embed(int64_tensor(init_ids, device).unsqueeze(0))[0].to(torch::kFloat32);
@@ -172,9 +169,9 @@ torch::Tensor CoOpPromptLearnerImpl::forward() {
 
 void CoOpPromptLearnerImpl::set_context(const torch::Tensor& ctx) {
   if (!ctx.defined() || ctx.sizes() != ctx_.sizes() || !ctx.is_floating_point()) {
-    const std::string given = ctx.defined() ? format_shape(ctx.sizes().vec()) + " " +
-                                                  std::string(c10::toString(ctx.scalar_type()))
-                                            : "no tensor";
+    const std::string given =
+        ctx.defined() ? format_shape(ctx.sizes().vec()) + " " + std::string(c10::toString(ctx.scalar_type()))
+                      : "no tensor";
     throw Error("CoOp context: got " + given + ", expected a floating-point tensor of shape " +
                 format_shape(ctx_.sizes().vec()) + " (n_ctx " + std::to_string(options_.n_ctx) +
                 (options_.class_specific ? ", class-specific" : ", shared by all classes") +

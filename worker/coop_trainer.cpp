@@ -34,8 +34,7 @@ void check_options(const TrainOptions& options) {
                 " must be at least 1 (CoOp uses 32)");
   }
   if (!positive(options.lr)) {
-    throw Error("training option lr = " + number(options.lr) +
-                " must be a positive finite number (CoOp uses 0.002)");
+    throw Error("training option lr = " + number(options.lr) + " must be a positive finite number (CoOp uses 0.002)");
   }
   if (!positive(options.warmup_lr)) {
     throw Error("training option warmup_lr = " + number(options.warmup_lr) +
@@ -56,6 +55,9 @@ void check_options(const TrainOptions& options) {
   if (options.dtype != torch::kFloat32 && options.dtype != torch::kFloat16 && options.dtype != torch::kBFloat16) {
     throw Error(std::string("training option dtype = ") + c10::toString(options.dtype) +
                 " is not supported; use float32, float16 or bfloat16");
+  }
+  if (options.dtype == torch::kFloat16 && options.device.is_cpu()) {
+    throw Error("training option dtype = float16 needs a CUDA device; on the CPU use float32 or bfloat16");
   }
 }
 
@@ -103,8 +105,8 @@ void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim
                 " tensor (the text encoder's embed_dim); use features extracted with the same backbone");
   }
   const int64_t n = data.features.size(0);
-  if (!data.labels.defined() || data.labels.dim() != 1 || data.labels.size(0) != n ||
-      data.labels.is_floating_point() || data.labels.scalar_type() == torch::kBool) {
+  if (!data.labels.defined() || data.labels.dim() != 1 || data.labels.size(0) != n || data.labels.is_floating_point() ||
+      data.labels.scalar_type() == torch::kBool) {
     throw Error("training labels: got " +
                 (data.labels.defined() ? format_shape(data.labels.sizes().vec()) : std::string("none")) +
                 ", expected integer labels of shape [" + std::to_string(n) + "], one per feature row");
@@ -114,8 +116,8 @@ void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim
   const int64_t max_label = labels.max().item<int64_t>();
   if (min_label < 0 || max_label >= num_classes) {
     throw Error("training labels: range [" + std::to_string(min_label) + ", " + std::to_string(max_label) +
-                "] does not fit the prompt learner's " + std::to_string(num_classes) +
-                " classes; labels must be 0.." + std::to_string(num_classes - 1));
+                "] does not fit the prompt learner's " + std::to_string(num_classes) + " classes; labels must be 0.." +
+                std::to_string(num_classes - 1));
   }
   if (!torch::isfinite(data.features).all().item<bool>()) {
     throw Error("training features contain NaN or infinite values; re-extract the features");
@@ -124,9 +126,8 @@ void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim
     const auto& views = data.views;
     if (views.dim() != 3 || views.size(0) < 1 || views.size(1) != n || views.size(2) != embed_dim ||
         !views.is_floating_point()) {
-      throw Error("training views: got " + format_shape(views.sizes().vec()) + ", expected [V, " +
-                  std::to_string(n) + ", " + std::to_string(embed_dim) +
-                  "] floating-point: V >= 1 augmented views of each training image");
+      throw Error("training views: got " + format_shape(views.sizes().vec()) + ", expected [V, " + std::to_string(n) +
+                  ", " + std::to_string(embed_dim) + "] floating-point: V >= 1 augmented views of each training image");
     }
     if (!torch::isfinite(views).all().item<bool>()) {
       throw Error("training views contain NaN or infinite values; re-extract the features");
@@ -136,8 +137,7 @@ void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim
 
 }  // namespace
 
-torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features,
-                          double logit_scale) {
+torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features, double logit_scale) {
   const torch::Tensor image = image_features / image_features.norm(2, {-1}, true);
   const torch::Tensor text = text_features / text_features.norm(2, {-1}, true);
   return (logit_scale * image).matmul(text.t());
@@ -194,9 +194,8 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
   const int64_t n = data.features.size(0);
   const int64_t num_views = data.views.defined() ? data.views.size(0) : 0;
   // Rows to draw from: the features, or the views flattened to [V * N, E] (row v * N + i).
-  const torch::Tensor source = num_views > 0
-                                   ? data.views.to(device, torch::kFloat32).reshape({num_views * n, -1})
-                                   : data.features.to(device, torch::kFloat32);
+  const torch::Tensor source = num_views > 0 ? data.views.to(device, torch::kFloat32).reshape({num_views * n, -1})
+                                             : data.features.to(device, torch::kFloat32);
   const torch::Tensor labels = data.labels.to(device, torch::kInt64);
   CoOpTrainStep train_step(learner, encoder, options);
   const auto start = std::chrono::steady_clock::now();
@@ -230,7 +229,7 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
                                       epoch_labels.slice(0, b * batch, (b + 1) * batch)));
     }
 
-    // The only synchronisation of the epoch.
+    // The trainer reads from the device once per epoch (the text encoder may synchronise on its own).
     const torch::Tensor host_losses = losses.to(torch::kCPU, torch::kFloat64);
     const double* values = host_losses.data_ptr<double>();
     double sum = 0;

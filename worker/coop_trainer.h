@@ -52,8 +52,7 @@ struct TrainReport {
 
 // Logits [B, n_cls] float32 = logit_scale * normalize(image_features) @ normalize(text_features).T,
 // as CoOp's CustomCLIP (image_features [B, E], text_features [n_cls, E], both float32).
-torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features,
-                          double logit_scale);
+torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features, double logit_scale);
 
 // One CoOp optimisation step and the SGD state it carries: what train_coop runs per batch, exposed so
 // the benchmark times exactly this and golden tests check exactly this.

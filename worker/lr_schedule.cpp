@@ -28,8 +28,7 @@ double coop_learning_rate(int epoch, const LrScheduleOptions& options) {
                 " must be a positive finite number (CoOp uses 1e-5)");
   }
   if (options.max_epochs < 1) {
-    throw Error("learning-rate schedule: max_epochs = " + std::to_string(options.max_epochs) +
-                " must be at least 1");
+    throw Error("learning-rate schedule: max_epochs = " + std::to_string(options.max_epochs) + " must be at least 1");
   }
   if (options.warmup_epochs < 0) {
     throw Error("learning-rate schedule: warmup_epochs = " + std::to_string(options.warmup_epochs) +

@@ -20,12 +20,8 @@ inline torch::Tensor first_parameter(const torch::nn::Module& module) {
   return parameters.front();
 }
 
-inline torch::Device module_device(const torch::nn::Module& module) {
-  return first_parameter(module).device();
-}
+inline torch::Device module_device(const torch::nn::Module& module) { return first_parameter(module).device(); }
 
-inline torch::Dtype module_dtype(const torch::nn::Module& module) {
-  return first_parameter(module).scalar_type();
-}
+inline torch::Dtype module_dtype(const torch::nn::Module& module) { return first_parameter(module).scalar_type(); }
 
 }  // namespace pg::worker

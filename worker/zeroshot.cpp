@@ -26,8 +26,7 @@ std::string fill_template(const std::string& template_text, const std::string& c
   return template_text.substr(0, at) + name + template_text.substr(at + placeholder.size());
 }
 
-torch::Tensor zeroshot_text_features(TextEncoder& encoder, const Tokenizer& tokenizer,
-                                     const std::string& template_text,
+torch::Tensor zeroshot_text_features(TextEncoder& encoder, const Tokenizer& tokenizer, const std::string& template_text,
                                      const std::vector<std::string>& classnames) {
   if (classnames.empty()) {
     throw Error("zero-shot classifier: the class-name list is empty; the dataset must name its classes");
@@ -46,8 +45,7 @@ torch::Tensor zeroshot_text_features(TextEncoder& encoder, const Tokenizer& toke
     size_t length = 0;
     for (size_t i = begin; i < end; ++i) length = std::max(length, tokens[i].size());
     // Zero-padded to the longest prompt of the pass; the encoder finds each EOT by argmax.
-    torch::Tensor ids = torch::zeros({static_cast<int64_t>(end - begin), static_cast<int64_t>(length)},
-                                     torch::kInt64);
+    torch::Tensor ids = torch::zeros({static_cast<int64_t>(end - begin), static_cast<int64_t>(length)}, torch::kInt64);
     for (size_t i = begin; i < end; ++i) {
       std::copy(tokens[i].begin(), tokens[i].end(), ids[static_cast<int64_t>(i - begin)].data_ptr<int64_t>());
     }

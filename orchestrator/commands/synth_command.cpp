@@ -28,7 +28,10 @@ void add_synth_command(CLI::App& app) {
   command->add_option("--width", args->options.width, "Text-tower width")->default_val(64);
   command->add_option("--layers", args->options.layers, "Text-tower layers")->default_val(2);
   command->add_option("--noise", args->options.noise, "Image-feature noise, relative to the nearest-class distance")
-      ->default_val(0.5);
+      ->default_val(args->options.noise);
+  command->add_option("--context-std", args->options.hidden_context_std,
+                      "Std of the hidden context's vectors (larger: zero-shot prompts are further from the truth)")
+      ->default_val(args->options.hidden_context_std);
   command->add_option("--threads", args->threads, "CPU threads (0: one per core)")->default_val(0);
   command->callback([args] {
     set_torch_threads(args->threads);

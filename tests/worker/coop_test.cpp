@@ -74,8 +74,7 @@ void check_golden_variant(const std::string& variant) {
   EXPECT_LE(relative_error(step.momentum_buffer(), expected.at("momentum_buffer_step1")), kTolerance);
 
   const torch::Tensor labels2 = int64_tensor(golden["labels_step2"].get<std::vector<int64_t>>());
-  EXPECT_LE(relative_error(step.logits(expected.at("image_features_step2")), expected.at("logits_step2")),
-            kTolerance);
+  EXPECT_LE(relative_error(step.logits(expected.at("image_features_step2")), expected.at("logits_step2")), kTolerance);
   const torch::Tensor loss2 = step.step(expected.at("image_features_step2"), labels2);
   EXPECT_LE(relative_error(loss2, expected.at("loss_step2")), kTolerance);
   EXPECT_LE(relative_error(learner->context().grad(), expected.at("grad_ctx_step2")), kTolerance);
@@ -250,16 +249,23 @@ TEST(CoOpPromptLearnerErrors, PromptTooLongNamesTheClass) {
   options.n_ctx = 70;
   // 1 + 70 + 4 name tokens + '.' + EOT = 77 fits; 5 name tokens do not.
   EXPECT_NO_THROW(CoOpPromptLearner(options, Names{"american_pit_bull_terrier"}, clip_tokenizer(), encoder, 0));
-  expect_error([&] { CoOpPromptLearner(options, Names{"banded", "american pit bull terrier dog"}, clip_tokenizer(), encoder, 0); },
-               {"'american pit bull terrier dog'", "78 tokens", "70 context vectors", "77", "n_ctx"});
+  expect_error(
+      [&] {
+        CoOpPromptLearner(options, Names{"banded", "american pit bull terrier dog"}, clip_tokenizer(), encoder, 0);
+      },
+      {"'american pit bull terrier dog'", "78 tokens", "70 context vectors", "77", "n_ctx"});
 }
 
 TEST(CoOpPromptLearnerErrors, RejectsBadOptionsAndNames) {
   TextEncoder encoder = tiny_encoder();
   CoOpOptions options;
-  expect_error([&] { CoOpPromptLearner(options, Names{}, clip_tokenizer(), encoder, 0); }, {"class-name list is empty"});
-  expect_error([&] { CoOpPromptLearner(options, Names{"banded", "__"}, clip_tokenizer(), encoder, 0); },
-               {"#1", "'__'", "empty"});
+  expect_error([&] { CoOpPromptLearner(options, Names{}, clip_tokenizer(), encoder, 0); },
+               {"class-name list is empty"});
+  expect_error(
+      [&] {
+        CoOpPromptLearner(options, Names{"banded", "__"}, clip_tokenizer(), encoder, 0);
+      },
+      {"#1", "'__'", "empty"});
   CoOpOptions zero_ctx;
   zero_ctx.n_ctx = 0;
   expect_error([&] { CoOpPromptLearner(zero_ctx, Names{"banded"}, clip_tokenizer(), encoder, 0); }, {"n_ctx = 0"});

@@ -47,9 +47,7 @@ inline double relative_error(const torch::Tensor& actual, const torch::Tensor& e
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
 }
 
-inline torch::Tensor int64_tensor(const std::vector<int64_t>& values) {
-  return torch::tensor(values, torch::kInt64);
-}
+inline torch::Tensor int64_tensor(const std::vector<int64_t>& values) { return torch::tensor(values, torch::kInt64); }
 
 // Expects `action` to throw pg::Error whose message contains every one of `parts`.
 template <typename Action>

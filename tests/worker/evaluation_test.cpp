@@ -1,9 +1,10 @@
 // Accuracy of cosine-similarity classifiers on hand-made features whose predictions are worked out by
 // hand, including ties (lowest class index wins, as argmax) and input checks.
+#include "worker/evaluation.h"
+
 #include <gtest/gtest.h>
 
 #include "tests/worker/coop_test_support.h"
-#include "worker/evaluation.h"
 
 namespace pg::worker {
 namespace {
@@ -42,12 +43,18 @@ TEST(Evaluation, TiesGoToTheLowestClassIndex) {
 
 TEST(Evaluation, RejectsMismatchedShapes) {
   const torch::Tensor text = torch::ones({3, 4});
-  expect_error([&] { accuracy_percent(text, torch::ones({5, 3}), int64_tensor({0, 0, 0, 0, 0})); },
-               {"image features", "[5, 3]", "[N, 4]"});
+  expect_error(
+      [&] {
+        accuracy_percent(text, torch::ones({5, 3}), int64_tensor({0, 0, 0, 0, 0}));
+      },
+      {"image features", "[5, 3]", "[N, 4]"});
   expect_error([&] { accuracy_percent(text, torch::ones({0, 4}), int64_tensor({})); }, {"N >= 1"});
   expect_error([&] { accuracy_percent(text, torch::ones({2, 4}), int64_tensor({0, 0, 0})); }, {"labels", "[3]", "[2]"});
-  expect_error([&] { accuracy_percent(torch::ones({4}), torch::ones({2, 4}), int64_tensor({0, 0})); },
-               {"text features", "[4]", "[C, E]"});
+  expect_error(
+      [&] {
+        accuracy_percent(torch::ones({4}), torch::ones({2, 4}), int64_tensor({0, 0}));
+      },
+      {"text features", "[4]", "[C, E]"});
   expect_error([&] { accuracy_percent(text, torch::ones({2, 4}), int64_tensor({0, 0}), 0); }, {"batch_size = 0"});
 }
 

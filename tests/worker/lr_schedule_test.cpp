@@ -1,9 +1,10 @@
 // CoOp/Dassl learning-rate schedule against values worked out by hand from the closed form
 // lr(e) = 0.5 * 0.002 * (1 + cos(pi * (e - 1) / 50)) after one warm-up epoch at 1e-5.
+#include "worker/lr_schedule.h"
+
 #include <gtest/gtest.h>
 
 #include "tests/worker/coop_test_support.h"
-#include "worker/lr_schedule.h"
 
 namespace pg::worker {
 namespace {

@@ -1,9 +1,10 @@
 // Zero-shot CLIP text features: against the reference encode_text golden (tiny CLIP), and against
 // the encoder run directly on the tokenized filled-in template.
+#include "worker/zeroshot.h"
+
 #include <gtest/gtest.h>
 
 #include "tests/worker/coop_test_support.h"
-#include "worker/zeroshot.h"
 
 namespace pg::worker {
 namespace {
@@ -31,7 +32,8 @@ TEST(ZeroShot, MatchesTheReferenceEncodeText) {
   const torch::Tensor pet_type =
       zeroshot_text_features(encoder, clip_tokenizer(), "a photo of a {}, a type of pet.", {"abyssinian"});
   EXPECT_LE(relative_error(pet_type, expected.slice(0, 3, 4)), 1e-5);
-  const torch::Tensor satellite = zeroshot_text_features(encoder, clip_tokenizer(), "a centered satellite photo of {}.", {"Annual_Crop_Land"});
+  const torch::Tensor satellite =
+      zeroshot_text_features(encoder, clip_tokenizer(), "a centered satellite photo of {}.", {"Annual_Crop_Land"});
   EXPECT_LE(relative_error(satellite, expected.slice(0, 2, 3)), 1e-5);
   const torch::Tensor itap = zeroshot_text_features(encoder, clip_tokenizer(), "itap of a {}!", {"Highway_or_Road"});
   EXPECT_LE(relative_error(itap, expected.slice(0, 5, 6)), 1e-5);
@@ -40,7 +42,8 @@ TEST(ZeroShot, MatchesTheReferenceEncodeText) {
 TEST(ZeroShot, EqualsTheEncoderOnEachTokenizedPrompt) {
   TextEncoder encoder = tiny_encoder();
   const std::vector<std::string> classes = {"abyssinian", "american_pit_bull_terrier", "banded", "Highway_or_Road"};
-  const torch::Tensor features = zeroshot_text_features(encoder, clip_tokenizer(), "a blurry photo of the {}.", classes);
+  const torch::Tensor features =
+      zeroshot_text_features(encoder, clip_tokenizer(), "a blurry photo of the {}.", classes);
   ASSERT_EQ(features.sizes().vec(), (std::vector<int64_t>{4, 32}));
   EXPECT_EQ(features.scalar_type(), torch::kFloat32);
   EXPECT_FALSE(features.requires_grad());
