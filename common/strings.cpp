@@ -4,6 +4,12 @@ namespace pg {
 
 std::string format_shape(const std::vector<int64_t>& shape) { return "[" + join(shape, ", ") + "]"; }
 
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
 std::vector<std::string> split(const std::string& text, char separator) {
   std::vector<std::string> parts;
   std::string current;

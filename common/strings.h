@@ -24,6 +24,9 @@ std::string join(const Range& items, const std::string& separator) {
 // format_shape({10, 768}) == "[10, 768]".
 std::string format_shape(const std::vector<int64_t>& shape);
 
+// Numbers in messages as people write them (0.002, 1e-05), not std::to_string's fixed six decimals.
+std::string format_number(double value);
+
 std::vector<std::string> split(const std::string& text, char separator);
 std::string trim(const std::string& text);
 bool starts_with(const std::string& text, const std::string& prefix);

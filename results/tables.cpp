@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/strings.h"
 #include "sweeps/catalog.h"
 
 namespace pg::results {
@@ -24,7 +25,7 @@ std::string format_cell(const MeanStd& value) {
   return text;
 }
 
-std::string format_number(double value) {
+std::string two_decimals(double value) {
   char text[32];
   std::snprintf(text, sizeof text, "%.2f", value);
   return text;
@@ -94,7 +95,7 @@ std::string method_label(const json& spec) {
   if (coop.value("class_token_position", "end") != "end") settings.push_back(coop.value("class_token_position", ""));
   if (coop.value("precision", "fp32") != "fp32") settings.push_back(coop.value("precision", ""));
   if (coop.value("batch_size", 32) != 32) settings.push_back("batch " + std::to_string(coop.value("batch_size", 32)));
-  if (coop.value("lr", 0.002) != 0.002) settings.push_back("lr " + format_number(coop.value("lr", 0.002)));
+  if (coop.value("lr", 0.002) != 0.002) settings.push_back("lr " + pg::format_number(coop.value("lr", 0.002)));
   std::string label = "CoOp";
   if (!settings.empty()) {
     label += " (";
@@ -152,7 +153,7 @@ std::string fewshot_table_markdown(const std::vector<json>& records) {
     for (const auto& column : columns) {
       const auto& means = dataset_means[column];
       // An average over a subset of the datasets would not be comparable with the other columns.
-      row.push_back(means.size() == order.size() ? format_number(mean_std(means).mean) : "–");
+      row.push_back(means.size() == order.size() ? two_decimals(mean_std(means).mean) : "–");
     }
     table += markdown_row(row);
   }
@@ -194,7 +195,7 @@ std::string base2novel_table_markdown(const std::vector<json>& records) {
       const double novel = mean_std(found->second.novel).mean;
       averages[label].base.push_back(base);
       averages[label].novel.push_back(novel);
-      row.insert(row.end(), {format_number(base), format_number(novel), format_number(harmonic_mean(base, novel))});
+      row.insert(row.end(), {two_decimals(base), two_decimals(novel), two_decimals(harmonic_mean(base, novel))});
     }
     table += markdown_row(row);
   }
@@ -208,7 +209,7 @@ std::string base2novel_table_markdown(const std::vector<json>& records) {
       }
       const double base = mean_std(cells.base).mean;
       const double novel = mean_std(cells.novel).mean;
-      row.insert(row.end(), {format_number(base), format_number(novel), format_number(harmonic_mean(base, novel))});
+      row.insert(row.end(), {two_decimals(base), two_decimals(novel), two_decimals(harmonic_mean(base, novel))});
     }
     table += markdown_row(row);
   }

@@ -52,6 +52,15 @@ Hdf5Handle variable_string_type() {
   return type;
 }
 
+// The in-memory type for reading strings stored as `file_type`: the same length kind and character set.
+// HDF5 1.10 cannot convert between ASCII and UTF-8 (h5py writes either), so the cset must match.
+Hdf5Handle memory_string_type(hid_t file_type) {
+  Hdf5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), H5Tis_variable_str(file_type) > 0 ? H5T_VARIABLE : H5Tget_size(file_type));
+  H5Tset_cset(type.get(), H5Tget_cset(file_type));
+  return type;
+}
+
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
   static_cast<std::vector<std::string>*>(data)->emplace_back(name);
   return 0;
@@ -179,8 +188,8 @@ std::string read_string_attribute(hid_t object, const std::string& name, const s
                 ", expected a string");
   }
   check_single_value(attribute.get(), name, where);
+  Hdf5Handle memory_type = memory_string_type(file_type.get());
   if (H5Tis_variable_str(file_type.get()) > 0) {
-    Hdf5Handle memory_type = variable_string_type();
     char* text = nullptr;
     check_hdf5(H5Aread(attribute.get(), memory_type.get(), &text), where, "reading attribute '" + name + "'");
     std::string value = text != nullptr ? text : "";
@@ -188,8 +197,6 @@ std::string read_string_attribute(hid_t object, const std::string& name, const s
     return value;
   }
   const size_t size = H5Tget_size(file_type.get());
-  Hdf5Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(memory_type.get(), size);
   std::string buffer(size, '\0');
   check_hdf5(H5Aread(attribute.get(), memory_type.get(), buffer.data()), where,
              "reading attribute '" + name + "'");
@@ -267,8 +274,8 @@ std::vector<std::string> read_string_dataset(hid_t dataset, const std::string& w
   std::vector<std::string> values;
   values.reserve(count);
   if (count == 0) return values;
+  Hdf5Handle memory_type = memory_string_type(file_type.get());
   if (H5Tis_variable_str(file_type.get()) > 0) {
-    Hdf5Handle memory_type = variable_string_type();
     std::vector<char*> pointers(count, nullptr);
     check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), where,
                "reading strings");
@@ -278,8 +285,6 @@ std::vector<std::string> read_string_dataset(hid_t dataset, const std::string& w
     return values;
   }
   const size_t size = H5Tget_size(file_type.get());
-  Hdf5Handle memory_type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(memory_type.get(), size);
   std::vector<char> buffer(count * size);
   check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), where,
              "reading strings");

@@ -5,7 +5,6 @@
 #include <limits>
 #include <numeric>
 #include <random>
-#include <sstream>
 #include <string>
 
 #include "common/error.h"
@@ -16,12 +15,6 @@ namespace pg::worker {
 
 namespace {
 
-// Numbers in messages as people write them (1e-05, 0.002), not std::to_string's fixed six decimals.
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 void check_options(const TrainOptions& options) {
   const auto positive = [](double value) { return value > 0 && std::isfinite(value); };
@@ -34,18 +27,18 @@ void check_options(const TrainOptions& options) {
                 " must be at least 1 (CoOp uses 32)");
   }
   if (!positive(options.lr)) {
-    throw Error("training option lr = " + number(options.lr) + " must be a positive finite number (CoOp uses 0.002)");
+    throw Error("training option lr = " + format_number(options.lr) + " must be a positive finite number (CoOp uses 0.002)");
   }
   if (!positive(options.warmup_lr)) {
-    throw Error("training option warmup_lr = " + number(options.warmup_lr) +
+    throw Error("training option warmup_lr = " + format_number(options.warmup_lr) +
                 " must be a positive finite number (CoOp uses 1e-5)");
   }
   if (!non_negative(options.momentum)) {
-    throw Error("training option momentum = " + number(options.momentum) +
+    throw Error("training option momentum = " + format_number(options.momentum) +
                 " must be a finite number >= 0 (CoOp uses 0.9)");
   }
   if (!non_negative(options.weight_decay)) {
-    throw Error("training option weight_decay = " + number(options.weight_decay) +
+    throw Error("training option weight_decay = " + format_number(options.weight_decay) +
                 " must be a finite number >= 0 (CoOp uses 5e-4)");
   }
   if (options.warmup_epochs < 0) {
@@ -237,7 +230,7 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
       if (!std::isfinite(values[b])) {
         throw Error(std::string("loss became ") + (std::isnan(values[b]) ? "NaN" : "infinite") + " at epoch " +
                     std::to_string(epoch + 1) + "/" + std::to_string(options.epochs) + ", step " +
-                    std::to_string(b + 1) + "/" + std::to_string(batches) + " (lr " + number(lr) +
+                    std::to_string(b + 1) + "/" + std::to_string(batches) + " (lr " + format_number(lr) +
                     "); lower the learning rate (lr, warmup_lr) or train in float32");
       }
       sum += values[b];

@@ -1,30 +1,25 @@
 #include "worker/lr_schedule.h"
 
 #include <cmath>
-#include <sstream>
 #include <string>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace pg::worker {
 
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 
-std::string number(double value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 }  // namespace
 
 double coop_learning_rate(int epoch, const LrScheduleOptions& options) {
   if (!(options.base_lr > 0) || !std::isfinite(options.base_lr)) {
-    throw Error("learning-rate schedule: base_lr = " + number(options.base_lr) +
+    throw Error("learning-rate schedule: base_lr = " + format_number(options.base_lr) +
                 " must be a positive finite number (CoOp uses 0.002)");
   }
   if (!(options.warmup_lr > 0) || !std::isfinite(options.warmup_lr)) {
-    throw Error("learning-rate schedule: warmup_lr = " + number(options.warmup_lr) +
+    throw Error("learning-rate schedule: warmup_lr = " + format_number(options.warmup_lr) +
                 " must be a positive finite number (CoOp uses 1e-5)");
   }
   if (options.max_epochs < 1) {

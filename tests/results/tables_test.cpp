@@ -78,7 +78,8 @@ TEST(Tables, MethodLabelNamesNonDefaultSettings) {
   EXPECT_EQ(method_label(spec), "CoOp");
   spec["coop"]["ctx_init"] = "a photo of a";
   spec["coop"]["class_token_position"] = "middle";
-  EXPECT_EQ(method_label(spec), "CoOp (init \"a photo of a\", middle)");
+  spec["coop"]["lr"] = 0.004;
+  EXPECT_EQ(method_label(spec), "CoOp (init \"a photo of a\", middle, lr 0.004)");
   EXPECT_EQ(method_label({{"method", "zeroshot"}}), "Zero-shot CLIP");
 }
 
