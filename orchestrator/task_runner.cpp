@@ -143,7 +143,7 @@ worker::TextEncoder& TaskRunner::encoder_for(torch::Dtype dtype) {
     throw Error("precision fp16 needs a CUDA device (--device cuda); on the CPU use fp32 or bf16");
   }
   worker::TextEncoder encoder = worker::load_text_encoder(options_.checkpoint_path);
-  encoder->to(device_, dtype);
+  encoder->to_precision(device_, dtype);
   return encoders_.emplace(dtype, encoder).first->second;
 }
 

@@ -59,7 +59,7 @@ std::vector<torch::Tensor> place_modules(CoOpPromptLearner& learner, TextEncoder
                                          const TrainOptions& options) {
   check_options(options);
   learner->to(options.device);
-  encoder->to(options.device, options.dtype);
+  encoder->to_precision(options.device, options.dtype);
   encoder->eval();
   return learner->parameters();
 }

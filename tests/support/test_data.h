@@ -1,7 +1,11 @@
 // Test helpers: where ../shared/data is, and running the promptgrid binary.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <string>
+
+#include "common/error.h"
 
 namespace pg::testing {
 
@@ -12,6 +16,19 @@ std::string shared_data(const std::string& relative_path);
 // A fresh empty temporary folder for one test; removed by the OS's /tmp cleaning, not by the test,
 // so failures can be inspected.
 std::string make_temp_dir(const std::string& name);
+
+// Runs `action`, expects a pg::Error and returns its message (an empty string, and a test failure, when
+// none was thrown).
+template <typename Action>
+std::string error_message(Action action) {
+  try {
+    action();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a pg::Error";
+  return "";
+}
 
 struct CommandResult {
   int exit_code;

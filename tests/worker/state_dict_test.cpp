@@ -118,16 +118,6 @@ std::string write_temp(const std::string& name, const std::string& contents) {
   return path;
 }
 
-// Runs `action`, expects a pg::Error, returns its message (empty string when none was thrown).
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a pg::Error";
-  return "";
-}
 
 TEST(StateDict, TorchScriptAndSafetensorsAreBitIdentical) {
   const StateDict from_archive = load_state_dict(shared_data("golden/tiny_clip.pt"));
@@ -325,13 +315,13 @@ TEST(Pickle, ReadsProtocol4FramesStackGlobalAndMemoize) {
 
 TEST(Pickle, RefusesUnknownOpcodesAndTruncation) {
   // INST ('i'), a protocol-0 opcode that can call anything.
-  EXPECT_NE(error_of([] { read_pickle(std::string("\x80\x02i", 3) + "os\nsystem\n.", "f.pt: a/data.pkl"); })
+  EXPECT_NE(pg::testing::error_message([] { read_pickle(std::string("\x80\x02i", 3) + "os\nsystem\n.", "f.pt: a/data.pkl"); })
                 .find("f.pt: a/data.pkl: unsupported pickle opcode 0x69 ('i') at byte 2"),
             std::string::npos);
-  EXPECT_NE(error_of([] { read_pickle(std::string("\x80\x02X\x10\x00\x00\x00" "abc", 9), "f.pt: a/data.pkl"); })
+  EXPECT_NE(pg::testing::error_message([] { read_pickle(std::string("\x80\x02X\x10\x00\x00\x00" "abc", 9), "f.pt: a/data.pkl"); })
                 .find("f.pt: a/data.pkl: pickle ends early"),
             std::string::npos);
-  EXPECT_NE(error_of([] { read_pickle(std::string("\x80\x02t.", 4), "src"); }).find("src: malformed pickle"),
+  EXPECT_NE(pg::testing::error_message([] { read_pickle(std::string("\x80\x02t.", 4), "src"); }).find("src: malformed pickle"),
             std::string::npos);
 }
 
@@ -339,28 +329,28 @@ TEST(StateDictErrors, ForbiddenGlobalInAPickle) {
   // PROTO 2, GLOBAL 'os system', BINUNICODE 'ls', TUPLE1, REDUCE, STOP.
   const std::string pickle = std::string("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00ls\x85R.", 22);
   const std::string path = write_temp("evil.pt", make_zip({{"evil/data.pkl", pickle}}));
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": evil/data.pkl: pickle refers to global os.system"), std::string::npos) << message;
 }
 
 TEST(StateDictErrors, CompressedZipEntry) {
   const std::string path = write_temp("deflated.pt", make_zip({{"m/data.pkl", "xx"}}, false, /*method=*/8));
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": zip entry m/data.pkl is compressed (method 8)"), std::string::npos) << message;
 }
 
 TEST(StateDictErrors, ZipWithoutDataPkl) {
   const std::string path = write_temp("other.zip", make_zip({{"docs/readme.txt", "hello"}}));
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": zip archive has no <top folder>/data.pkl"), std::string::npos) << message;
 }
 
 TEST(StateDictErrors, NotACheckpoint) {
   const std::string path = write_temp("notes.txt", "these are not weights\n");
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": not a CLIP checkpoint"), std::string::npos) << message;
   const std::string missing = make_temp_dir("missing") + "/nothing.pt";
-  EXPECT_NE(error_of([&] { load_state_dict(missing); }).find(missing + ": cannot open file"), std::string::npos);
+  EXPECT_NE(pg::testing::error_message([&] { load_state_dict(missing); }).find(missing + ": cannot open file"), std::string::npos);
 }
 
 TEST(StateDictErrors, TruncatedTorchScriptArchive) {
@@ -368,25 +358,25 @@ TEST(StateDictErrors, TruncatedTorchScriptArchive) {
   for (const size_t length : {size_t{3}, size_t{4}, size_t{100}, original.size() / 2, original.size() - 23,
                               original.size() - 1}) {
     const std::string path = write_temp("cut.pt", original.substr(0, length));
-    const std::string message = error_of([&] { load_state_dict(path); });
+    const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
     EXPECT_EQ(message.rfind(path + ": ", 0), 0u) << length << ": " << message;
   }
   const std::string path = write_temp("cut.pt", original.substr(0, original.size() / 2));
-  EXPECT_NE(error_of([&] { load_state_dict(path); }).find("no end-of-central-directory record"), std::string::npos);
+  EXPECT_NE(pg::testing::error_message([&] { load_state_dict(path); }).find("no end-of-central-directory record"), std::string::npos);
 }
 
 TEST(StateDictErrors, CorruptStorageFailsItsChecksum) {
   std::string bytes = read_file(shared_data("golden/tiny_clip.pt"));
   bytes[6'000'000] = static_cast<char>(bytes[6'000'000] ^ 0x40);  // inside tiny_clip/data/47 (token_embedding)
   const std::string path = write_temp("flipped.pt", bytes);
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": zip entry tiny_clip/data/47 fails its CRC-32 check"), std::string::npos) << message;
 }
 
 TEST(StateDictErrors, TruncatedSafetensors) {
   const std::string original = read_file(shared_data("golden/tiny_clip.safetensors"));
   const std::string path = write_temp("cut.safetensors", original.substr(0, original.size() / 2));
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": tensor "), std::string::npos) << message;
   EXPECT_NE(message.find("truncated"), std::string::npos) << message;
 }
@@ -396,7 +386,7 @@ TEST(StateDictErrors, SafetensorsHeaderLengthBeyondFileSize) {
   put_le(file, 1'000'000'000'000ull, 8);
   file += "{}";
   const std::string path = write_temp("huge.safetensors", file);
-  const std::string message = error_of([&] { load_state_dict(path); });
+  const std::string message = pg::testing::error_message([&] { load_state_dict(path); });
   EXPECT_NE(message.find(path + ": safetensors header length 1000000000000 exceeds the file size (10 bytes)"),
             std::string::npos)
       << message;
@@ -410,18 +400,18 @@ TEST(StateDictErrors, SafetensorsBadEntries) {
   };
   const std::string mismatch =
       write_temp("a.safetensors", file_with(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}})"));
-  EXPECT_NE(error_of([&] { read_safetensors(mismatch); })
+  EXPECT_NE(pg::testing::error_message([&] { read_safetensors(mismatch); })
                 .find(mismatch + ": tensor w: data_offsets span 8 bytes but shape [1] of F32 needs 4"),
             std::string::npos);
   const std::string dtype =
       write_temp("b.safetensors", file_with(R"({"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})"));
-  EXPECT_NE(error_of([&] { read_safetensors(dtype); }).find(dtype + ": tensor w has dtype C64"), std::string::npos);
+  EXPECT_NE(pg::testing::error_message([&] { read_safetensors(dtype); }).find(dtype + ": tensor w has dtype C64"), std::string::npos);
   const std::string json = write_temp("c.safetensors", file_with("{not json}"));
-  EXPECT_NE(error_of([&] { read_safetensors(json); }).find(json + ": safetensors header is not valid JSON"),
+  EXPECT_NE(pg::testing::error_message([&] { read_safetensors(json); }).find(json + ": safetensors header is not valid JSON"),
             std::string::npos);
   const std::string huge = write_temp(
       "d.safetensors", file_with(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})"));
-  EXPECT_NE(error_of([&] { read_safetensors(huge); }).find(huge + ": tensor w: shape"), std::string::npos);
+  EXPECT_NE(pg::testing::error_message([&] { read_safetensors(huge); }).find(huge + ": tensor w: shape"), std::string::npos);
 }
 
 }  // namespace

@@ -26,15 +26,6 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a pg::Error";
-  return "";
-}
 
 // Token id rows from a golden JSON, zero-padded to 77 as clip.tokenize does.
 torch::Tensor padded_ids(const nlohmann::json& rows) {
@@ -213,18 +204,18 @@ TEST(TextEncoderErrors, MissingUnexpectedAndMisshapedKeysAreListedTogether) {
 
   StateDict missing = original;
   missing.erase("transformer.resblocks.1.mlp.c_fc.bias");
-  std::string message = error_of([&] { TextEncoder(options)->load(missing, "m.safetensors"); });
+  std::string message = pg::testing::error_message([&] { TextEncoder(options)->load(missing, "m.safetensors"); });
   EXPECT_EQ(message.rfind("m.safetensors: ", 0), 0u) << message;
   EXPECT_NE(message.find("missing keys: transformer.resblocks.1.mlp.c_fc.bias"), std::string::npos) << message;
 
   StateDict unexpected = original;
   unexpected["transformer.resblocks.0.attn.bias_k"] = torch::zeros({1, 1, 64});
-  message = error_of([&] { TextEncoder(options)->load(unexpected, "u.safetensors"); });
+  message = pg::testing::error_message([&] { TextEncoder(options)->load(unexpected, "u.safetensors"); });
   EXPECT_NE(message.find("unexpected keys: transformer.resblocks.0.attn.bias_k"), std::string::npos) << message;
 
   StateDict misshaped = original;
   misshaped["ln_final.weight"] = torch::ones({65});
-  message = error_of([&] { TextEncoder(options)->load(misshaped, "s.safetensors"); });
+  message = pg::testing::error_message([&] { TextEncoder(options)->load(misshaped, "s.safetensors"); });
   EXPECT_NE(message.find("misshaped keys: ln_final.weight is [65], expected [64]"), std::string::npos) << message;
 
   StateDict all = original;
@@ -232,7 +223,7 @@ TEST(TextEncoderErrors, MissingUnexpectedAndMisshapedKeysAreListedTogether) {
   all.erase("logit_scale");
   all["extra.weight"] = torch::zeros({2});
   all["positional_embedding"] = torch::zeros({76, 64});
-  message = error_of([&] { TextEncoder(options)->load(all, "all.pt"); });
+  message = pg::testing::error_message([&] { TextEncoder(options)->load(all, "all.pt"); });
   EXPECT_NE(message.find("missing keys: text_projection, logit_scale"), std::string::npos) << message;
   EXPECT_NE(message.find("unexpected keys: extra.weight"), std::string::npos) << message;
   EXPECT_NE(message.find("misshaped keys: positional_embedding is [76, 64], expected [77, 64]"), std::string::npos)
@@ -245,7 +236,7 @@ TEST(TextEncoderErrors, InferFromNamesWhatIsMissing) {
   for (auto it = state_dict.begin(); it != state_dict.end();) {
     it = it->first.rfind("transformer.resblocks.", 0) == 0 ? state_dict.erase(it) : std::next(it);
   }
-  const std::string message = error_of([&] { TextEncoderOptions::infer_from(state_dict, "x.safetensors"); });
+  const std::string message = pg::testing::error_message([&] { TextEncoderOptions::infer_from(state_dict, "x.safetensors"); });
   EXPECT_NE(message.find("x.safetensors: not a CLIP text tower: missing token_embedding.weight; missing "
                          "transformer.resblocks.0.* (no transformer blocks)"),
             std::string::npos)
@@ -257,13 +248,13 @@ TEST(TextEncoderErrors, BadInputsAreRefused) {
   TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));
   torch::NoGradGuard no_grad;
   const torch::Tensor prompts = encoder->embed(golden.ids);
-  EXPECT_NE(error_of([&] { encoder->forward(prompts, torch::full({6}, 77, torch::kInt64)); })
+  EXPECT_NE(pg::testing::error_message([&] { encoder->forward(prompts, torch::full({6}, 77, torch::kInt64)); })
                 .find("eot_index 77 is outside the prompts' 77 positions"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { encoder->forward(prompts.narrow(2, 0, 32), golden.eot); })
+  EXPECT_NE(pg::testing::error_message([&] { encoder->forward(prompts.narrow(2, 0, 32), golden.eot); })
                 .find("prompts have shape [6, 77, 32], expected [n, L, 64]"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { encoder->embed(torch::full({1, 3}, 49408, torch::kInt64)); })
+  EXPECT_NE(pg::testing::error_message([&] { encoder->embed(torch::full({1, 3}, 49408, torch::kInt64)); })
                 .find("token id 49408 is outside the vocabulary of 49408"),
             std::string::npos);
 }

@@ -49,17 +49,6 @@ std::string write_gzip(const std::string& dir, const std::string& name, const st
   return path;
 }
 
-// Runs `action`, expects a pg::Error and returns its message.
-template <typename Action>
-std::string error_message(Action action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a pg::Error";
-  return "";
-}
 
 // Byte-level id of a byte, from GPT-2's byte table as CLIP uses it: the printable bytes '!'..'~'
 // (ids 0..93), 0xA1..0xAC (94..105), 0xAE..0xFF (106..187), then the other 68 bytes in order (188..255).
@@ -114,7 +103,7 @@ TEST(Tokenizer, RejectsTextLongerThanTheContext) {
   for (int i = 0; i < 75; ++i) words += "a ";  // "a" is one token: 75 + SOT + EOT = 77
   EXPECT_EQ(t.tokenize(words).size(), 77u);
   const std::string too_long = words + "dog";
-  const std::string message = error_message([&] { t.tokenize(too_long); });
+  const std::string message = pg::testing::error_message([&] { t.tokenize(too_long); });
   EXPECT_NE(message.find("\"a a a a"), std::string::npos) << message;
   EXPECT_NE(message.find("..."), std::string::npos) << message;  // the text is cut in the message
   EXPECT_NE(message.find("78 tokens"), std::string::npos) << message;
@@ -123,7 +112,7 @@ TEST(Tokenizer, RejectsTextLongerThanTheContext) {
 }
 
 TEST(Tokenizer, RejectsInvalidUtf8NamingTheText) {
-  const std::string message = error_message([] { clip_tokenizer().encode("caf\xC3 au lait"); });
+  const std::string message = pg::testing::error_message([] { clip_tokenizer().encode("caf\xC3 au lait"); });
   EXPECT_NE(message.find("\"caf\\xc3 au lait\""), std::string::npos) << message;
   EXPECT_NE(message.find("not UTF-8"), std::string::npos) << message;
   EXPECT_THROW(clip_tokenizer().encode("\xC0\xAF"), Error);      // overlong '/'
@@ -241,14 +230,14 @@ TEST(TokenizerVocabulary, AppliesMergesByRankNotByPosition) {
 }
 
 TEST(TokenizerVocabulary, MissingFileNamesThePath) {
-  const std::string message = error_message([] { Tokenizer::from_vocab_file("/nonexistent/bpe.txt.gz"); });
+  const std::string message = pg::testing::error_message([] { Tokenizer::from_vocab_file("/nonexistent/bpe.txt.gz"); });
   EXPECT_NE(message.find("/nonexistent/bpe.txt.gz"), std::string::npos) << message;
   EXPECT_NE(message.find("not found"), std::string::npos) << message;
 }
 
 TEST(TokenizerVocabulary, DirectoryIsRejected) {
   const std::string dir = testing::make_temp_dir("tokenizer");
-  const std::string message = error_message([&] { Tokenizer::from_vocab_file(dir); });
+  const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(dir); });
   EXPECT_NE(message.find(dir), std::string::npos) << message;
   EXPECT_NE(message.find("directory"), std::string::npos) << message;
 }
@@ -257,7 +246,7 @@ TEST(TokenizerVocabulary, NonGzipGarbageIsRejected) {
   const std::string dir = testing::make_temp_dir("tokenizer");
   const std::string path =
       write_plain(dir, "garbage.bin", std::string("\x89PNG\r\n\x1a\n\x00\x01\xFF\xFE", 12));
-  const std::string message = error_message([&] { Tokenizer::from_vocab_file(path); });
+  const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("line 1: not UTF-8"), std::string::npos) << message;
 }
@@ -266,7 +255,7 @@ TEST(TokenizerVocabulary, TruncatedGzipIsRejected) {
   const std::string dir = testing::make_temp_dir("tokenizer");
   const std::string whole = read_file(testing::shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
   const std::string path = write_plain(dir, "truncated.txt.gz", whole.substr(0, 5000));
-  const std::string message = error_message([&] { Tokenizer::from_vocab_file(path); });
+  const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("gzip"), std::string::npos) << message;
 }
@@ -276,7 +265,7 @@ TEST(TokenizerVocabulary, CorruptGzipIsRejected) {
   std::string data = read_file(write_gzip(dir, "good.txt.gz", "header\nt h\ni n\n"));
   data[data.size() - 6] ^= 0x55;  // inside the CRC-32 of the gzip trailer
   const std::string path = write_plain(dir, "corrupt.txt.gz", data);
-  const std::string message = error_message([&] { Tokenizer::from_vocab_file(path); });
+  const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("corrupt"), std::string::npos) << message;
 }
@@ -284,7 +273,7 @@ TEST(TokenizerVocabulary, CorruptGzipIsRejected) {
 TEST(TokenizerVocabulary, EmptyFileIsRejected) {
   const std::string dir = testing::make_temp_dir("tokenizer");
   const std::string path = write_gzip(dir, "empty.txt.gz", "");
-  const std::string message = error_message([&] { Tokenizer::from_vocab_file(path); });
+  const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });
   EXPECT_NE(message.find(path + " is empty"), std::string::npos) << message;
 }
 
@@ -296,25 +285,25 @@ TEST(TokenizerVocabulary, HugeFileIsRejected) {
   const std::string chunk(1 << 20, 'a');
   for (int i = 0; i < 65; ++i) gzwrite(file, chunk.data(), static_cast<unsigned>(chunk.size()));
   ASSERT_EQ(gzclose(file), Z_OK);
-  const std::string message = error_message([&] { Tokenizer::from_vocab_file(path); });
+  const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });
   EXPECT_NE(message.find(path + " is larger than 64 MiB"), std::string::npos) << message;
 }
 
 TEST(TokenizerVocabulary, MalformedMergeLineNamesFileAndLine) {
   const std::string dir = testing::make_temp_dir("tokenizer");
   const std::string three = write_gzip(dir, "three.txt.gz", "header\nt h\na b c\n");
-  std::string message = error_message([&] { Tokenizer::from_vocab_file(three); });
+  std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(three); });
   EXPECT_NE(message.find(three + " line 3: malformed merge \"a b c\""), std::string::npos) << message;
   const std::string one = write_gzip(dir, "one.txt.gz", "header\nth\n");
-  message = error_message([&] { Tokenizer::from_vocab_file(one); });
+  message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(one); });
   EXPECT_NE(message.find(one + " line 2: malformed merge \"th\""), std::string::npos) << message;
   // A no-break space is not in the byte alphabet (the byte 0xA0 is written "ł"); a bare "</w>" is no
   // token.
   const std::string outside = write_gzip(dir, "outside.txt.gz", "header\nt h\u00a0x\n");
-  message = error_message([&] { Tokenizer::from_vocab_file(outside); });
+  message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(outside); });
   EXPECT_NE(message.find(outside + " line 2"), std::string::npos) << message;
   const std::string bare = write_gzip(dir, "bare.txt.gz", "header\nt </w>\n");
-  message = error_message([&] { Tokenizer::from_vocab_file(bare); });
+  message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(bare); });
   EXPECT_NE(message.find(bare + " line 2"), std::string::npos) << message;
 }
 

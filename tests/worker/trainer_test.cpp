@@ -145,6 +145,7 @@ TEST(CoOpTrainer, BFloat16KeepsAFloat32MasterContext) {
   options.dtype = torch::kBFloat16;
   CoOpTrainStep step(learner, encoder, options);
   EXPECT_EQ(encoder->parameters().front().scalar_type(), torch::kBFloat16);  // converted in place
+  EXPECT_EQ(encoder->ln_final()->weight.scalar_type(), torch::kFloat32);  // LayerNorm stays float32, as CLIP
   const torch::Tensor logits = step.logits(data.features);
   EXPECT_EQ(logits.scalar_type(), torch::kFloat32);
   // bfloat16 keeps 8 significant bits: logits of size ~100 agree to a few percent.

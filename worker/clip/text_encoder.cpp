@@ -205,4 +205,11 @@ TextEncoder load_text_encoder(const std::string& checkpoint_path) {
   return encoder;
 }
 
+void TextEncoderImpl::to_precision(torch::Device device, torch::Dtype dtype) {
+  to(device, dtype);
+  for (auto& module : modules()) {
+    if (auto* norm = module->as<torch::nn::LayerNorm>()) norm->to(torch::kFloat32);
+  }
+}
+
 }  // namespace pg::worker

@@ -55,6 +55,10 @@ class TextEncoderImpl : public torch::nn::Module {
   // exp(logit_scale) from the checkpoint (100 for OpenAI's models).
   double logit_scale() const { return logit_scale_; }
 
+  // Moves the encoder and sets its compute dtype, keeping the LayerNorm parameters in float32 as the
+  // reference keeps them under half precision (CLIP's convert_weights leaves LayerNorm alone).
+  void to_precision(torch::Device device, torch::Dtype dtype);
+
   // The transformer's ResidualAttentionBlocks and the final LayerNorm (apply with layer_norm_fp32),
   // for checking intermediate activations.
   const torch::nn::ModuleList& blocks() const { return blocks_; }
