@@ -5,6 +5,8 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <sstream>
+#include <type_traits>
 #include <string>
 
 #include "common/error.h"
@@ -128,6 +130,17 @@ void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim
   }
 }
 
+template <typename Key>
+Key optimizer_state_key(void* tensor_impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream address;
+    address << tensor_impl;
+    return address.str();
+  } else {
+    return static_cast<Key>(tensor_impl);
+  }
+}
+
 }  // namespace
 
 torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features, double logit_scale) {
@@ -163,9 +176,11 @@ void CoOpTrainStep::set_lr(double lr) {
 }
 
 torch::Tensor CoOpTrainStep::momentum_buffer() const {
-  // LibTorch keys optimizer state by the parameter's TensorImpl address.
+  // LibTorch keys optimizer state by the parameter's TensorImpl address: printed as a string in 1.x,
+  // the pointer itself in later versions.
   const auto& state = optimizer_.state();
-  const auto found = state.find(c10::guts::to_string(learner_->context().unsafeGetTensorImpl()));
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  const auto found = state.find(optimizer_state_key<Key>(learner_->context().unsafeGetTensorImpl()));
   if (found == state.end()) return {};
   return static_cast<const torch::optim::SGDParamState&>(*found->second).momentum_buffer();
 }

@@ -90,7 +90,9 @@ void add_demo_command(CLI::App& app) {
       std::string line = "[" + std::to_string(i + 1) + "/" + std::to_string(tasks.size()) + "] " +
                          results::method_label(spec) + " " + spec["dataset"].get<std::string>();
       if (spec.contains("shots")) {
-        line += " " + std::to_string(spec["shots"].get<int>()) + " shots seed " + std::to_string(spec["seed"].get<int>());
+        const int shots = spec["shots"].get<int>();
+        line += " " + std::to_string(shots) + (shots == 1 ? " shot" : " shots") + ", seed " +
+                std::to_string(spec["seed"].get<int>());
       }
       if (record["status"] == "ok") {
         char accuracy[32];
