@@ -325,6 +325,14 @@ TEST(Pickle, RefusesUnknownOpcodesAndTruncation) {
             std::string::npos);
 }
 
+TEST(Pickle, TorchScriptTypedListHelpersStayInertObjects) {
+  // PROTO 2, GLOBAL 'torch.jit._pickle build_intlist', EMPTY_LIST, BININT1 1, APPEND, TUPLE1, REDUCE, STOP:
+  // how TorchScript pickles an int-list attribute; read as an object, nothing is called.
+  const std::string bytes = std::string("\x80\x02" "ctorch.jit._pickle\nbuild_intlist\n" "]K\x01" "a\x85R.", 42);
+  const PickleValuePtr root = read_pickle(bytes, "test");
+  EXPECT_TRUE(root->is_object_of("torch.jit._pickle.build_intlist"));
+}
+
 TEST(StateDictErrors, ForbiddenGlobalInAPickle) {
   // PROTO 2, GLOBAL 'os system', BINUNICODE 'ls', TUPLE1, REDUCE, STOP.
   const std::string pickle = std::string("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00ls\x85R.", 22);

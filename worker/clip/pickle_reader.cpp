@@ -61,6 +61,9 @@ bool is_allowed_global(const std::string& module, const std::string& name) {
   if (module == "torch._utils") return name == "_rebuild_tensor_v2" || name == "_rebuild_parameter";
   if (module == "torch") return ends_with(name, "Storage") && name.find('.') == std::string::npos;
   if (module == "collections") return name == "OrderedDict";
+  // TorchScript's typed-container helpers (int lists and the like among module attributes); they stay
+  // inert names like every global here, and the archive walker skips non-tensor attributes.
+  if (module == "torch.jit._pickle") return starts_with(name, "build_") || name == "restore_type_tag";
   return starts_with(module, "__torch__.") || module == "__torch__";  // TorchScript module classes
 }
 
