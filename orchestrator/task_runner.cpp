@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "results/tables.h"
 #include "storage/library_version.h"
 #include "storage/prompt_store.h"
 #include "sweeps/class_split.h"
@@ -240,9 +241,7 @@ void TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
     if (base2novel) {
       record["metrics"] = {{"base", seen_accuracy},
                            {"novel", novel_accuracy},
-                           {"harmonic", novel_accuracy + seen_accuracy > 0
-                                            ? 2 * seen_accuracy * novel_accuracy / (seen_accuracy + novel_accuracy)
-                                            : 0.0}};
+                           {"harmonic", results::harmonic_mean(seen_accuracy, novel_accuracy)}};
     } else {
       record["metrics"] = {{"accuracy", seen_accuracy}};
     }
