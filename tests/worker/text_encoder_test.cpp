@@ -243,6 +243,20 @@ TEST(TextEncoderErrors, InferFromNamesWhatIsMissing) {
       << message;
 }
 
+TEST(TextEncoder, ReusedEotIndexIsCheckedAgainAfterAnInPlaceChange) {
+  const EncodeTextGolden golden;
+  TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));
+  torch::NoGradGuard no_grad;
+  const torch::Tensor prompts = encoder->embed(golden.ids);
+  torch::Tensor eot = golden.eot.to(torch::kInt64).clone();
+  const torch::Tensor first = encoder->forward(prompts, eot);
+  EXPECT_TRUE(torch::equal(encoder->forward(prompts, eot), first));  // bounds remembered, same features
+  eot.fill_(77);  // an in-place change of the remembered tensor must not reuse its old bounds
+  EXPECT_NE(pg::testing::error_message([&] { encoder->forward(prompts, eot); })
+                .find("eot_index 77 is outside the prompts' 77 positions"),
+            std::string::npos);
+}
+
 TEST(TextEncoderErrors, BadInputsAreRefused) {
   const EncodeTextGolden golden;
   TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));

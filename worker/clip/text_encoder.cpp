@@ -123,6 +123,16 @@ const torch::Tensor& TextEncoderImpl::causal_mask_for(int64_t length, const torc
   return found->second;
 }
 
+std::pair<int64_t, int64_t> TextEncoderImpl::eot_bounds(const torch::Tensor& eot_index) {
+  if (!last_eot_index_.defined() || !last_eot_index_.is_same(eot_index) ||
+      last_eot_index_._version() != last_eot_version_) {
+    last_eot_bounds_ = min_max(eot_index);
+    last_eot_index_ = eot_index;
+    last_eot_version_ = eot_index._version();
+  }
+  return last_eot_bounds_;
+}
+
 torch::Tensor TextEncoderImpl::forward(const torch::Tensor& prompts, const torch::Tensor& eot_index) {
   if (prompts.dim() != 3 || prompts.size(1) == 0 || prompts.size(1) > options_.context_length ||
       prompts.size(2) != options_.width) {
@@ -137,7 +147,7 @@ torch::Tensor TextEncoderImpl::forward(const torch::Tensor& prompts, const torch
   const auto dtype = positional_embedding_.scalar_type();
   if (n == 0) return torch::zeros({0, options_.embed_dim}, prompts.options().dtype(dtype));
   const torch::Tensor eot = eot_index.to(prompts.device(), torch::kInt64);
-  const auto [first_eot, last_eot] = min_max(eot);
+  const auto [first_eot, last_eot] = eot_bounds(eot);
   if (first_eot < 0 || last_eot >= prompts.size(1)) {
     throw Error("text encoder: eot_index " + std::to_string(first_eot < 0 ? first_eot : last_eot) +
                 " is outside the prompts' " + std::to_string(prompts.size(1)) + " positions");

@@ -12,6 +12,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <tuple>
 
 #include "worker/clip/residual_attention_block.h"
@@ -68,6 +69,9 @@ class TextEncoderImpl : public torch::nn::Module {
   // One mask per (length, device, dtype), built on first use: training calls forward thousands of
   // times with the same few shapes.
   const torch::Tensor& causal_mask_for(int64_t length, const torch::TensorOptions& options);
+  // min and max of eot_index. Reading them is a device synchronisation, so the bounds of the last
+  // tensor seen are kept: a prompt learner passes the same eot_index buffer every training step.
+  std::pair<int64_t, int64_t> eot_bounds(const torch::Tensor& eot_index);
 
   TextEncoderOptions options_;
   double logit_scale_ = 100.0;
@@ -77,6 +81,11 @@ class TextEncoderImpl : public torch::nn::Module {
   torch::nn::LayerNorm ln_final_{nullptr};
   torch::Tensor text_projection_;  // [width, embed_dim]
   std::map<std::tuple<int64_t, std::string, int>, torch::Tensor> causal_masks_;
+  // Held (not just its address) so that a new tensor can never be mistaken for it; an in-place change
+  // bumps its version and forces a new read.
+  torch::Tensor last_eot_index_;
+  uint32_t last_eot_version_ = 0;
+  std::pair<int64_t, int64_t> last_eot_bounds_;
 };
 TORCH_MODULE(TextEncoder);
 
