@@ -62,7 +62,7 @@ storage::SplitFeatures make_split(const std::string& dataset, const std::string&
   out.dim = dim;
   out.features = to_vector(features);
   for (int64_t i = 0; i < out.rows; ++i) {
-    const int64_t label = labels[i].item<int64_t>();
+    const int64_t label = i / per_class;  // rows are class-major, per_class each (labels above)
     out.labels.push_back(static_cast<int32_t>(label));
     out.paths.push_back(dataset + "/" + split + "/class_" + std::to_string(label) + "/" + std::to_string(i) + ".jpg");
   }

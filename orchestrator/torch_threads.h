@@ -2,8 +2,15 @@
 // sets the count explicitly: --threads N, or 0 for one per core.
 #pragma once
 
+namespace CLI {
+class App;
+}
+
 namespace pg::orchestrator {
 
 void set_torch_threads(int threads);
+// Adds `--threads N` (default 0: one per core) to a subcommand; its callback passes the value to
+// set_torch_threads.
+void add_threads_option(CLI::App& command, int& threads);
 
 }  // namespace pg::orchestrator

@@ -237,7 +237,7 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
                                       epoch_labels.slice(0, b * batch, (b + 1) * batch)));
     }
 
-    // The trainer reads from the device once per epoch (the text encoder may synchronise on its own).
+    // The losses are read from the device once per epoch, not per step.
     const torch::Tensor host_losses = losses.to(torch::kCPU, torch::kFloat64);
     const double* values = host_losses.data_ptr<double>();
     double sum = 0;

@@ -128,7 +128,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--precision", options->precision, "fp32 | fp16 (CUDA) | bf16")->default_val("fp32");
   command->add_option("--device", options->device, "cpu | cuda | cuda:N")->default_val("cpu");
   command->add_option("--truncate", options->truncate, "both | on | off")->default_val("both");
-  command->add_option("--threads", options->threads, "CPU threads (0: one per core)")->default_val(0);
+  add_threads_option(*command, options->threads);
   command->callback([options] {
     if (options->steps < 1 || options->warmup < 0 || options->classes < 1 || options->name_tokens < 1) {
       throw Error("bench: --steps, --classes and --name-tokens must be positive and --warmup not negative");

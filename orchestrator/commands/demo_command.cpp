@@ -49,7 +49,7 @@ void add_demo_command(CLI::App& app) {
   command->add_option("--datasets", args->datasets, "Comma-separated datasets")->default_val(args->datasets);
   command->add_option("--shots", args->shots, "Comma-separated shots")->default_val(args->shots);
   command->add_option("--seeds", args->seeds, "Comma-separated seeds")->default_val(args->seeds);
-  command->add_option("--threads", args->threads, "CPU threads (0: one per core)")->default_val(0);
+  add_threads_option(*command, args->threads);
   command->callback([args] {
     const auto start = std::chrono::steady_clock::now();
     set_torch_threads(args->threads);

@@ -32,7 +32,7 @@ void add_synth_command(CLI::App& app) {
   command->add_option("--context-std", args->options.hidden_context_std,
                       "Std of the hidden context's vectors (larger: zero-shot prompts are further from the truth)")
       ->default_val(args->options.hidden_context_std);
-  command->add_option("--threads", args->threads, "CPU threads (0: one per core)")->default_val(0);
+  add_threads_option(*command, args->threads);
   command->callback([args] {
     set_torch_threads(args->threads);
     if (!args->datasets.empty()) args->options.datasets = split(args->datasets, ',');

@@ -55,7 +55,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("--out", args->runner.out_dir, "Folder for the result record and learned prompt")->required();
   command->add_option("--device", args->runner.device, "cpu | cuda | cuda:N")->default_val("cpu");
-  command->add_option("--threads", args->threads, "CPU threads (0: one per core)")->default_val(0);
+  add_threads_option(*command, args->threads);
   command->callback([args] {
     set_torch_threads(args->threads);
     TaskRunner runner(args->runner);
