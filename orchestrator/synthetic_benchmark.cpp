@@ -14,7 +14,7 @@
 #include "worker/clip/random_clip.h"
 #include "worker/clip/state_dict.h"
 #include "worker/clip/text_encoder.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 #include "worker/coop_prompt_learner.h"
 
 namespace pg::orchestrator {
@@ -87,7 +87,7 @@ SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOption
 
   // Byte-level vocabulary: CLIP's file format with a header line and no merges.
   write_file_atomic(files.vocab, "#version: promptgrid synthetic byte-level vocabulary (no merges)\n");
-  const worker::Tokenizer tokenizer = worker::Tokenizer::from_vocab_file(files.vocab);
+  const text::Tokenizer tokenizer = text::Tokenizer::from_vocab_file(files.vocab);
 
   worker::TextEncoderOptions encoder_options;
   encoder_options.vocab_size = tokenizer.vocab_size();

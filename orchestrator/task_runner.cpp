@@ -116,7 +116,7 @@ torch::Device parse_device(const std::string& name) {
 TaskRunner::TaskRunner(const RunnerOptions& options)
     : options_(options),
       store_(options.features_path),
-      tokenizer_(worker::Tokenizer::from_vocab_file(options.vocab_path)),
+      tokenizer_(text::Tokenizer::from_vocab_file(options.vocab_path)),
       device_(parse_device(options.device)) {
   make_directories(options_.out_dir);
   worker::TextEncoder& encoder = encoder_for(torch::kFloat32);

@@ -23,7 +23,7 @@
 #include "storage/feature_store.h"
 #include "sweeps/task_spec.h"
 #include "worker/clip/text_encoder.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::orchestrator {
 
@@ -55,7 +55,7 @@ class TaskRunner {
 
   RunnerOptions options_;
   storage::FeatureStoreReader store_;
-  worker::Tokenizer tokenizer_;
+  text::Tokenizer tokenizer_;
   torch::Device device_;
   std::map<torch::Dtype, worker::TextEncoder> encoders_;
   std::map<std::string, std::shared_ptr<Split>> splits_;  // "<dataset>/<split>"

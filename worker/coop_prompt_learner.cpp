@@ -43,7 +43,7 @@ std::string to_string(ClassTokenPosition position) {
 }
 
 CoOpPromptLearnerImpl::CoOpPromptLearnerImpl(const CoOpOptions& options, const std::vector<std::string>& classnames,
-                                             const Tokenizer& tokenizer, TextEncoder& encoder, uint64_t seed)
+                                             const text::Tokenizer& tokenizer, TextEncoder& encoder, uint64_t seed)
     : options_(options) {
   if (classnames.empty()) {
     throw Error("CoOp prompt learner: the class-name list is empty; the dataset must name its classes");

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "worker/clip/text_encoder.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::worker {
 
@@ -50,7 +50,7 @@ class CoOpPromptLearnerImpl : public torch::nn::Module {
   // random context init. Errors (pg::Error): no classes, an empty class name, n_ctx < 1, a bad
   // init_std, an empty ctx_init, a prompt longer than the encoder's context length (names the class).
   CoOpPromptLearnerImpl(const CoOpOptions& options, const std::vector<std::string>& classnames,
-                        const Tokenizer& tokenizer, TextEncoder& encoder, uint64_t seed);
+                        const text::Tokenizer& tokenizer, TextEncoder& encoder, uint64_t seed);
 
   // -> prompts [n_cls, L, W] float32: token embeddings with the context spliced in, without the
   // positional embedding (the encoder adds it).

@@ -26,7 +26,7 @@ std::string fill_template(const std::string& template_text, const std::string& c
   return template_text.substr(0, at) + name + template_text.substr(at + placeholder.size());
 }
 
-torch::Tensor zeroshot_text_features(TextEncoder& encoder, const Tokenizer& tokenizer, const std::string& template_text,
+torch::Tensor zeroshot_text_features(TextEncoder& encoder, const text::Tokenizer& tokenizer, const std::string& template_text,
                                      const std::vector<std::string>& classnames) {
   if (classnames.empty()) {
     throw Error("zero-shot classifier: the class-name list is empty; the dataset must name its classes");

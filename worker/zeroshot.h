@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "worker/clip/text_encoder.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::worker {
 
@@ -20,7 +20,7 @@ std::string fill_template(const std::string& template_text, const std::string& c
 // Text features [C, E] float32, not normalized: encoder(tokenize(fill_template(template, name))) for
 // every class, without autograd, on the encoder's device. A prompt longer than the encoder's context
 // is a pg::Error (from the tokenizer, naming the text).
-torch::Tensor zeroshot_text_features(TextEncoder& encoder, const Tokenizer& tokenizer, const std::string& template_text,
+torch::Tensor zeroshot_text_features(TextEncoder& encoder, const text::Tokenizer& tokenizer, const std::string& template_text,
                                      const std::vector<std::string>& classnames);
 
 }  // namespace pg::worker

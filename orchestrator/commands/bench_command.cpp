@@ -14,7 +14,7 @@
 #include "orchestrator/task_runner.h"
 #include "orchestrator/torch_threads.h"
 #include "worker/clip/random_clip.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 #include "worker/coop_trainer.h"
 
 namespace pg::orchestrator {
@@ -69,7 +69,7 @@ Timing time_steps(const BenchOptions& options, bool truncate) {
   const torch::Dtype dtype = options.precision == "fp16"   ? torch::kHalf
                              : options.precision == "bf16" ? torch::kBFloat16
                                                            : torch::kFloat32;
-  const worker::Tokenizer tokenizer = worker::Tokenizer::byte_level();
+  const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
   worker::TextEncoderOptions encoder_options;
   encoder_options.vocab_size = tokenizer.vocab_size();
   encoder_options.width = options.width;

@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "orchestrator/commands/commands.h"
 #include "worker/clip/text_encoder.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::orchestrator {
 namespace {
@@ -22,7 +22,7 @@ struct EncodeTextOptions {
 };
 
 void run_encode_text(const EncodeTextOptions& options) {
-  const auto tokenizer = worker::Tokenizer::from_vocab_file(options.bpe_path);
+  const auto tokenizer = text::Tokenizer::from_vocab_file(options.bpe_path);
   worker::TextEncoder encoder = worker::load_text_encoder(options.clip_path);
   if (tokenizer.vocab_size() != encoder->options().vocab_size) {
     throw Error(options.bpe_path + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) + " tokens but " +

@@ -6,7 +6,7 @@
 
 #include "common/strings.h"
 #include "orchestrator/commands/commands.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::orchestrator {
 namespace {
@@ -17,7 +17,7 @@ struct TokenizeOptions {
 };
 
 void run_tokenize(const TokenizeOptions& options) {
-  const auto tokenizer = worker::Tokenizer::from_vocab_file(options.bpe_path);
+  const auto tokenizer = text::Tokenizer::from_vocab_file(options.bpe_path);
   // Tokenize everything first so that an error leaves no partial output.
   std::vector<std::vector<int64_t>> rows;
   rows.reserve(options.texts.size());

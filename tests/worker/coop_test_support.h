@@ -14,14 +14,14 @@
 #include "support/test_data.h"
 #include "worker/clip/state_dict.h"
 #include "worker/clip/text_encoder.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::worker::testing {
 
 // CLIP's BPE tokenizer, loaded once per test binary.
-inline const Tokenizer& clip_tokenizer() {
-  static const Tokenizer tokenizer =
-      Tokenizer::from_vocab_file(pg::testing::shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
+inline const text::Tokenizer& clip_tokenizer() {
+  static const text::Tokenizer tokenizer =
+      text::Tokenizer::from_vocab_file(pg::testing::shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
   return tokenizer;
 }
 

@@ -11,7 +11,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "support/test_data.h"
-#include "worker/clip/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace pg::worker {
 namespace {
@@ -98,7 +98,7 @@ TEST(TextEncoder, InfersTheTinyConfigFromShapes) {
 
 TEST(TextEncoder, TokenizerIdsGiveTheGoldenFeatures) {
   const EncodeTextGolden golden;
-  const Tokenizer tokenizer = Tokenizer::from_vocab_file(shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
+  const text::Tokenizer tokenizer = text::Tokenizer::from_vocab_file(shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
   torch::Tensor ids = torch::zeros({6, 77}, torch::kInt64);
   for (int64_t i = 0; i < 6; ++i) {
     const std::vector<int64_t> row = tokenizer.tokenize(golden.json["prompts"][i].get<std::string>());

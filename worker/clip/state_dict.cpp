@@ -6,8 +6,8 @@
 
 #include "common/error.h"
 #include "common/strings.h"
-#include "worker/clip/binary_file.h"
-#include "worker/clip/torchscript_archive.h"
+#include "worker/checkpoint/checkpoint.h"
+#include "worker/checkpoint/safetensors.h"
 
 namespace pg::worker {
 namespace {
@@ -90,23 +90,62 @@ StateDict map_hugging_face_text_keys(StateDict input) {
   return out;
 }
 
+torch::ScalarType scalar_type(checkpoint::DType dtype) {
+  using checkpoint::DType;
+  switch (dtype) {
+    case DType::float64: return torch::kFloat64;
+    case DType::float32: return torch::kFloat32;
+    case DType::float16: return torch::kFloat16;
+    case DType::bfloat16: return torch::kBFloat16;
+    case DType::int64: return torch::kInt64;
+    case DType::int32: return torch::kInt32;
+    case DType::int16: return torch::kInt16;
+    case DType::int8: return torch::kInt8;
+    case DType::uint8: return torch::kUInt8;
+    case DType::boolean: return torch::kBool;
+  }
+  return torch::kFloat32;  // unreachable: every enumerator is handled above
+}
+
+// A record (already checked against its storage by worker/checkpoint) as a float32 tensor of its own.
+torch::Tensor to_tensor(const checkpoint::TensorRecord& record) {
+  torch::Tensor out = torch::empty(record.shape, torch::kFloat32);
+  if (record.numel() == 0) return out;
+  const torch::Tensor storage =
+      torch::from_blob(const_cast<char*>(record.storage->data()), {record.storage_elements()},
+                       torch::TensorOptions().dtype(scalar_type(record.dtype)));
+  out.copy_(storage.as_strided(record.shape, record.strides, record.offset));
+  return out;
+}
+
+StateDict to_state_dict(const std::vector<checkpoint::TensorRecord>& records) {
+  StateDict tensors;
+  for (const auto& record : records) tensors[record.name] = to_tensor(record);
+  return tensors;
+}
+
 }  // namespace
 
+StateDict read_safetensors(const std::string& path) { return to_state_dict(checkpoint::read_safetensors(path)); }
+
+void write_safetensors(const std::string& path, const StateDict& tensors) {
+  std::vector<checkpoint::TensorRecord> records;
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor values = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    checkpoint::TensorRecord record;
+    record.name = name;
+    record.dtype = checkpoint::DType::float32;
+    record.shape = values.sizes().vec();
+    record.strides = checkpoint::contiguous_strides(record.shape);
+    record.storage = std::make_shared<const std::string>(static_cast<const char*>(values.data_ptr()),
+                                                         static_cast<size_t>(values.numel()) * sizeof(float));
+    records.push_back(std::move(record));
+  }
+  checkpoint::write_safetensors(path, records);
+}
+
 StateDict load_state_dict(const std::string& path) {
-  std::string magic;
-  {
-    BinaryFile file(path);
-    magic = file.read(0, std::min<uint64_t>(file.size(), 9), "file header");
-  }
-  StateDict tensors;
-  if (starts_with(magic, std::string("PK\x03\x04", 4))) {
-    tensors = read_torch_archive(path);
-  } else if (magic.size() == 9 && magic[8] == '{') {
-    tensors = read_safetensors(path);
-  } else {
-    throw Error(path + ": not a CLIP checkpoint; expected a TorchScript archive or torch.save file (a zip, "
-                "starting with \"PK\") or a safetensors file (8-byte header length, then JSON)");
-  }
+  StateDict tensors = to_state_dict(checkpoint::read_checkpoint(path));
   if (tensors.count(kHuggingFaceText + "embeddings.token_embedding.weight") != 0) {
     tensors = map_hugging_face_text_keys(std::move(tensors));
   }

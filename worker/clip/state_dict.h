@@ -3,7 +3,8 @@
 //     and raw storages): only the parameter tensors are read, by a restricted unpickler;
 //   - safetensors with OpenAI / open_clip key names, or Hugging Face CLIPModel key names (mapped to
 //     OpenAI's).
-// The format is detected from the file's first bytes. Tensors come back float32 on the CPU.
+// The format is detected from the file's first bytes and parsed by worker/checkpoint/ (which checks
+// every size, offset and stride); here the records become tensors, float32 on the CPU.
 #pragma once
 
 #include <torch/torch.h>
@@ -17,7 +18,7 @@ using StateDict = std::map<std::string, torch::Tensor>;
 
 StateDict load_state_dict(const std::string& path);
 
-// safetensors files, as read and written by promptgrid (F32/F16/BF16 tensors).
+// safetensors files, as read and written by promptgrid (written as F32).
 StateDict read_safetensors(const std::string& path);
 void write_safetensors(const std::string& path, const StateDict& tensors);
 

@@ -200,8 +200,25 @@ void TextEncoderImpl::load(const StateDict& state_dict, const std::string& sourc
                 ", embed_dim " + std::to_string(options_.embed_dim) + ": " + join(parts, "; ") +
                 " (is it a CLIP checkpoint with OpenAI, open_clip or Hugging Face key names?)");
   }
+  // A NaN or infinity in a weight would turn every feature into NaN and every accuracy into chance,
+  // silently: refuse the checkpoint instead, naming the tensors. (Only the weights used are checked:
+  // TorchScript archives also hold attention masks, which are -inf by design.)
+  std::vector<std::string> non_finite;
+  for (const auto& item : parameters) {
+    const torch::Tensor& weight = state_dict.at(item.key());
+    if (!torch::isfinite(weight).all().item<bool>()) {
+      const int64_t bad = weight.numel() - torch::isfinite(weight).sum().item<int64_t>();
+      non_finite.push_back(item.key() + " (" + std::to_string(bad) + " of " + std::to_string(weight.numel()) + ")");
+    }
+  }
   const double scale = std::exp(logit_scale->second.item<double>());
-  if (!std::isfinite(scale)) throw Error(source + ": logit_scale is not finite");
+  if (!std::isfinite(logit_scale->second.item<double>())) non_finite.push_back("logit_scale");
+  if (!non_finite.empty()) {
+    throw Error(source + ": weights hold NaN or infinite values: " + join(non_finite, ", ") +
+                "; the checkpoint is corrupt (download or convert it again)");
+  }
+  if (!std::isfinite(scale)) throw Error(source + ": logit_scale " + format_number(logit_scale->second.item<double>()) +
+                                         " overflows exp(); the checkpoint is corrupt");
   torch::NoGradGuard no_grad;
   for (auto& item : parameters) item.value().copy_(state_dict.at(item.key()));
   logit_scale_ = scale;
