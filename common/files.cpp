@@ -1,65 +1,228 @@
 #include "common/files.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/strings.h"
 
 namespace pg {
+namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open file (" + std::strerror(errno) + ")");
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) throw Error(path + ": read failed");
-  return buffer.str();
-}
+std::string reason() { return std::strerror(errno); }
 
-nlohmann::json read_json_file(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  std::string host = name;
+  for (char& c : host) {
+    if (c == '.' || c == '/') c = '_';  // keeps "<path>.tmp.<host>.<pid>" parseable
   }
+  return host;
 }
 
-void write_file_atomic(const std::string& path, const std::string& contents) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) throw Error(path + ": cannot create file (" + std::strerror(errno) + ")");
+std::string parent_folder(const std::string& path) {
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  return parent.empty() ? "." : parent;
+}
+
+// Makes a rename durable: the folder's entry is flushed too.
+void sync_folder(const std::string& folder) {
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // a folder we cannot open for reading: the rename itself stands
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void write_all(int fd, const char* data, size_t size, const std::string& path, const std::string& temporary) {
   size_t written = 0;
-  while (written < contents.size()) {
-    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+  while (written < size) {
+    const ssize_t n = ::write(fd, data + written, size - written);
     if (n < 0) {
       if (errno == EINTR) continue;
-      const std::string reason = std::strerror(errno);
+      const std::string why = reason();
       ::close(fd);
       ::unlink(temporary.c_str());
-      throw Error(path + ": write failed (" + reason + ")");
+      throw Error(path + ": write failed (" + why + ")" +
+                  (why == std::strerror(ENOSPC) ? "; free some disk space and run again" : ""));
     }
     written += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(temporary.c_str());
-    throw Error(path + ": could not flush to disk (" + std::strerror(errno) + ")");
+}
+
+bool process_is_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+}  // namespace
+
+std::string read_file(const std::string& path, uint64_t max_bytes, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open file (" + reason() + "); expected " + what);
+  struct stat info {};
+  if (::fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    ::close(fd);
+    throw Error(path + ": is a folder; expected " + what);
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    ::unlink(temporary.c_str());
-    throw Error(path + ": could not rename into place (" + std::strerror(errno) + ")");
+  std::string contents;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const std::string why = reason();
+      ::close(fd);
+      throw Error(path + ": read failed (" + why + ")");
+    }
+    if (n == 0) break;
+    if (contents.size() + static_cast<uint64_t>(n) > max_bytes) {
+      ::close(fd);
+      throw Error(path + ": larger than " + std::to_string(max_bytes >> 20) + " MiB, far larger than " + what +
+                  " can be; is this the right file?");
+    }
+    contents.append(buffer, static_cast<size_t>(n));
   }
+  ::close(fd);
+  return contents;
+}
+
+nlohmann::json read_json_file(const std::string& path, const std::string& what) {
+  const std::string text = read_file(path, kMaxJsonFileBytes, what);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path + ": not valid JSON (" + e.what() + "); expected " + what);
+  }
+}
+
+std::string temporary_path_for(const std::string& path) {
+  return path + ".tmp." + host_name() + "." + std::to_string(::getpid());
+}
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  const std::string temporary = temporary_path_for(path);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(path + ": cannot create file (" + reason() + ")");
+  write_all(fd, contents.data(), contents.size(), path, temporary);
+  if (::close(fd) != 0) {
+    const std::string why = reason();
+    ::unlink(temporary.c_str());
+    throw Error(path + ": could not finish writing (" + why + ")");
+  }
+  publish_file(temporary, path);
 }
 
 void write_json_file_atomic(const std::string& path, const nlohmann::json& value) {
   write_file_atomic(path, value.dump(2) + "\n");
 }
+
+void publish_file(const std::string& temporary, const std::string& path, bool replace) {
+  const int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    const std::string why = reason();
+    if (fd >= 0) ::close(fd);
+    ::unlink(temporary.c_str());
+    throw Error(path + ": could not flush to disk (" + why + ")");
+  }
+  ::close(fd);
+  const int renamed = replace ? ::rename(temporary.c_str(), path.c_str())
+                              : ::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  if (renamed != 0) {
+    const bool exists = errno == EEXIST;
+    const std::string why = reason();
+    ::unlink(temporary.c_str());
+    if (exists) {
+      throw Error(path + ": was created by another process while this one was writing it; nothing was "
+                  "replaced (remove it first, or write elsewhere)");
+    }
+    throw Error(path + ": could not rename " + temporary + " into place (" + why + ")");
+  }
+  sync_folder(parent_folder(path));
+}
+
+int remove_stale_temporaries(const std::string& path) {
+  const std::filesystem::path target(path);
+  const std::string prefix = target.filename().string() + ".tmp." + host_name() + ".";
+  const std::string folder = parent_folder(path);
+  DIR* directory = ::opendir(folder.c_str());
+  if (directory == nullptr) return 0;
+  int removed = 0;
+  while (const dirent* entry = ::readdir(directory)) {
+    const std::string name = entry->d_name;
+    if (!starts_with(name, prefix)) continue;
+    const std::string pid_text = name.substr(prefix.size());
+    if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid() || !process_is_gone(pid)) continue;
+    if (::unlink((folder + "/" + name).c_str()) == 0) ++removed;
+  }
+  ::closedir(directory);
+  return removed;
+}
+
+void copy_file(const std::string& from, const std::string& to) {
+  const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) throw Error(from + ": cannot open file (" + reason() + ")");
+  const int out = ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) {
+    const std::string why = reason();
+    ::close(in);
+    throw Error(to + ": cannot create file (" + why + ")");
+  }
+  auto fail = [&](const std::string& why) {
+    ::close(in);
+    ::close(out);
+    ::unlink(to.c_str());
+    throw Error(to + ": copying " + from + " failed (" + why + ")" +
+                (why == std::strerror(ENOSPC) ? "; free some disk space and run again" : ""));
+  };
+  // In the kernel where the file systems allow it; through a buffer otherwise.
+  bool in_kernel = true;
+  for (bool first = true;; first = false) {
+    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t{1} << 30, 0);
+    if (n > 0) continue;
+    if (n == 0) break;
+    if (errno == EINTR) continue;
+    if (first && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {
+      in_kernel = false;
+      break;
+    }
+    fail(reason());
+  }
+  if (!in_kernel) {
+    char buffer[1 << 16];
+    while (true) {
+      const ssize_t got = ::read(in, buffer, sizeof buffer);
+      if (got == 0) break;
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        fail(reason());
+      }
+      for (ssize_t done = 0; done < got;) {
+        const ssize_t n = ::write(out, buffer + done, static_cast<size_t>(got - done));
+        if (n < 0 && errno != EINTR) fail(reason());
+        if (n > 0) done += n;
+      }
+    }
+  }
+  ::close(in);
+  if (::close(out) != 0) {
+    const std::string why = reason();
+    ::unlink(to.c_str());
+    throw Error(to + ": could not finish writing (" + why + ")");
+  }
+}
+
+void remove_file_quietly(const std::string& path) { ::unlink(path.c_str()); }
 
 void make_directories(const std::string& path) {
   std::error_code error;
@@ -67,6 +230,46 @@ void make_directories(const std::string& path) {
   if (error) throw Error(path + ": cannot create folder (" + error.message() + ")");
 }
 
-bool file_exists(const std::string& path) { return std::filesystem::exists(path); }
+bool file_exists(const std::string& path) {
+  std::error_code error;
+  return std::filesystem::exists(path, error);
+}
+
+FileLock::FileLock(const std::string& path, const std::string& action) : lock_path_(path + ".lock") {
+  // Retry when the lock file is replaced between open and flock (a holder removing it on release).
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    fd_ = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(lock_path_ + ": cannot create the lock file (" + reason() + ")");
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const bool busy = errno == EWOULDBLOCK;
+      const std::string why = reason();
+      char holder[64] = {};
+      const ssize_t n = ::pread(fd_, holder, sizeof holder - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      if (!busy) throw Error(lock_path_ + ": cannot lock (" + why + ")");
+      throw Error(path + ": another promptgrid process (" + (n > 0 ? trim(holder) : std::string("pid unknown")) +
+                  ") is " + action + " it; wait for it to finish, then run again");
+    }
+    struct stat opened {}, named {};
+    if (::fstat(fd_, &opened) == 0 && ::stat(lock_path_.c_str(), &named) == 0 && opened.st_ino == named.st_ino &&
+        opened.st_dev == named.st_dev) {
+      const std::string me = "pid " + std::to_string(::getpid()) + " on " + host_name() + "\n";
+      // Who holds the lock, for the message a second writer gets; informative only.
+      if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, me.data(), me.size(), 0) < 0) {
+      }
+      return;
+    }
+    ::close(fd_);  // the file we locked was removed by its previous holder: lock the new one
+    fd_ = -1;
+  }
+  throw Error(lock_path_ + ": could not take the lock (the lock file keeps changing)");
+}
+
+FileLock::~FileLock() {
+  if (fd_ < 0) return;
+  ::unlink(lock_path_.c_str());  // while still holding it, so no one locks a file about to vanish
+  ::close(fd_);
+}
 
 }  // namespace pg

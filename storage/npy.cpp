@@ -1,6 +1,11 @@
 #include "storage/npy.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <cstring>
 #include <limits>
@@ -152,27 +157,45 @@ float decode_value(const unsigned char* p, size_t item_size) {
   return static_cast<float>(value);
 }
 
-}  // namespace
+// The parsed preamble and header of a .npy file: where the data starts and how it is laid out.
+struct NpyLayout {
+  std::string descr;
+  size_t item_size = 0;
+  bool fortran_order = false;
+  std::vector<int64_t> shape;
+  uint64_t count = 0;        // number of values
+  size_t data_offset = 0;    // bytes before the data
+  uint64_t data_bytes = 0;   // count * item_size
+};
 
-NpyArray parse_npy(const std::string& bytes, const std::string& name, int expected_rank) {
-  if (bytes.size() < kMagicSize + 2 || bytes.compare(0, kMagicSize, kMagic, kMagicSize) != 0) {
+constexpr size_t kPreambleSize = kMagicSize + 2;  // magic, major, minor
+// numpy writes headers of a few hundred bytes; a much larger one is a corrupt length field.
+constexpr size_t kMaxHeaderBytes = size_t{1} << 20;
+
+// Bytes of the header-length field after the preamble; checks magic and version.
+size_t header_length_size(const std::string& preamble, const std::string& name) {
+  if (preamble.size() < kPreambleSize || preamble.compare(0, kMagicSize, kMagic, kMagicSize) != 0) {
     throw Error(name + ": not a .npy file (bad magic: it must start with \\x93NUMPY); save it with numpy.save");
   }
-  const int major = static_cast<unsigned char>(bytes[6]);
-  const int minor = static_cast<unsigned char>(bytes[7]);
+  const int major = static_cast<unsigned char>(preamble[6]);
+  const int minor = static_cast<unsigned char>(preamble[7]);
   if (major < 1 || major > 3 || minor != 0) {
     throw Error(name + ": .npy format version " + std::to_string(major) + "." + std::to_string(minor) +
                 " is not supported (1.0, 2.0 and 3.0 are)");
   }
-  const size_t length_size = major == 1 ? 2 : 4;
-  if (bytes.size() < kMagicSize + 2 + length_size) throw Error(name + ": truncated .npy header");
-  const size_t header_length = read_le(bytes, kMagicSize + 2, length_size);
-  const size_t data_offset = kMagicSize + 2 + length_size + header_length;
-  if (bytes.size() < data_offset) {
-    throw Error(name + ": truncated .npy header (" + std::to_string(header_length) + " bytes announced, " +
-                std::to_string(bytes.size() - kMagicSize - 2 - length_size) + " present)");
+  return major == 1 ? 2 : 4;
+}
+
+size_t header_length(const std::string& bytes, size_t length_size, const std::string& name) {
+  const size_t length = read_le(bytes, kPreambleSize, length_size);
+  if (length > kMaxHeaderBytes) {
+    throw Error(name + ": .npy header length " + std::to_string(length) + " is implausible (numpy writes a few "
+                "hundred bytes); the file is corrupt");
   }
-  const std::string header = bytes.substr(kMagicSize + 2 + length_size, header_length);
+  return length;
+}
+
+NpyLayout parse_layout(const std::string& header, size_t data_offset, const std::string& name, int expected_rank) {
   const auto entries = HeaderParser(header, name).parse_dict();
   for (const char* key : {"descr", "fortran_order", "shape"}) {
     if (entries.count(key) == 0) throw Error(name + ": .npy header has no '" + key + "' entry");
@@ -186,10 +209,13 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name, int expect
   }
   if (shape_value.kind != HeaderValue::Kind::tuple) throw Error(name + ": .npy header 'shape' is not a tuple");
 
-  size_t item_size = 0;
-  if (descr.text == "<f4") item_size = 4;
-  else if (descr.text == "<f2") item_size = 2;
-  else if (descr.text == "<f8") item_size = 8;
+  NpyLayout layout;
+  layout.descr = descr.text;
+  layout.fortran_order = fortran.flag;
+  layout.data_offset = data_offset;
+  if (descr.text == "<f4") layout.item_size = 4;
+  else if (descr.text == "<f2") layout.item_size = 2;
+  else if (descr.text == "<f8") layout.item_size = 8;
   else if (descr.text == ">f4" || descr.text == ">f2" || descr.text == ">f8") {
     throw Error(name + ": dtype '" + descr.text + "' is big-endian, which is not supported; save "
                 "array.astype('<f4') instead");
@@ -197,37 +223,44 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name, int expect
     throw Error(name + ": unsupported dtype '" + descr.text + "': expected float32, float16 or float64 "
                 "('<f4', '<f2', '<f8'); save array.astype('<f4') instead");
   }
-
-  NpyArray array;
-  array.shape = shape_value.numbers;
-  if (expected_rank >= 0 && static_cast<int>(array.shape.size()) != expected_rank) {
-    throw Error(name + ": has shape " + format_shape(array.shape) + " (rank " +
-                std::to_string(array.shape.size()) + "), expected a " + std::to_string(expected_rank) +
+  layout.shape = shape_value.numbers;
+  if (expected_rank >= 0 && static_cast<int>(layout.shape.size()) != expected_rank) {
+    throw Error(name + ": has shape " + format_shape(layout.shape) + " (rank " +
+                std::to_string(layout.shape.size()) + "), expected a " + std::to_string(expected_rank) +
                 "-D array");
   }
   uint64_t count = 1;
-  for (const int64_t dim : array.shape) {
+  for (const int64_t dim : layout.shape) {
     if (dim != 0 && count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 8 / static_cast<uint64_t>(dim)) {
-      throw Error(name + ": shape " + format_shape(array.shape) + " is too large");
+      throw Error(name + ": shape " + format_shape(layout.shape) + " is too large");
     }
     count *= static_cast<uint64_t>(dim);
   }
-  const uint64_t expected_bytes = count * item_size;
-  const uint64_t data_bytes = bytes.size() - data_offset;
-  if (data_bytes < expected_bytes) {
+  layout.count = count;
+  layout.data_bytes = count * layout.item_size;
+  return layout;
+}
+
+void check_data_size(const NpyLayout& layout, uint64_t data_bytes, const std::string& name) {
+  if (data_bytes < layout.data_bytes) {
     throw Error(name + ": truncated: " + std::to_string(data_bytes) + " bytes of data, expected " +
-                std::to_string(expected_bytes) + " for shape " + format_shape(array.shape) + " of '" +
-                descr.text + "'");
+                std::to_string(layout.data_bytes) + " for shape " + format_shape(layout.shape) + " of '" +
+                layout.descr + "'");
   }
-  if (data_bytes > expected_bytes) {
-    throw Error(name + ": " + std::to_string(data_bytes - expected_bytes) + " unexpected bytes after the " +
-                std::to_string(expected_bytes) + " bytes of data for shape " + format_shape(array.shape) +
+  if (data_bytes > layout.data_bytes) {
+    throw Error(name + ": " + std::to_string(data_bytes - layout.data_bytes) + " unexpected bytes after the " +
+                std::to_string(layout.data_bytes) + " bytes of data for shape " + format_shape(layout.shape) +
                 "; not a valid .npy file");
   }
+}
 
-  array.values.resize(count);
-  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data() + data_offset);
-  if (!fortran.flag || array.shape.size() < 2) {
+NpyArray decode(const NpyLayout& layout, const unsigned char* data) {
+  NpyArray array;
+  array.shape = layout.shape;
+  array.values.resize(layout.count);
+  const uint64_t count = layout.count;
+  const size_t item_size = layout.item_size;
+  if (!layout.fortran_order || array.shape.size() < 2) {
     for (uint64_t i = 0; i < count; ++i) array.values[i] = decode_value(data + i * item_size, item_size);
     return array;
   }
@@ -249,8 +282,70 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name, int expect
   return array;
 }
 
+// Reads exactly `size` bytes from `fd` into `out` (appending), or fewer at the end of the file.
+void read_up_to(int fd, uint64_t size, std::string& out, const std::string& name) {
+  char buffer[1 << 16];
+  while (size > 0) {
+    const ssize_t n = ::read(fd, buffer, static_cast<size_t>(std::min<uint64_t>(size, sizeof buffer)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(name + ": read failed (" + std::strerror(errno) + ")");
+    }
+    if (n == 0) return;
+    out.append(buffer, static_cast<size_t>(n));
+    size -= static_cast<uint64_t>(n);
+  }
+}
+
+}  // namespace
+
+NpyArray parse_npy(const std::string& bytes, const std::string& name, int expected_rank) {
+  const size_t length_size = header_length_size(bytes, name);
+  if (bytes.size() < kPreambleSize + length_size) throw Error(name + ": truncated .npy header");
+  const size_t length = header_length(bytes, length_size, name);
+  const size_t data_offset = kPreambleSize + length_size + length;
+  if (bytes.size() < data_offset) {
+    throw Error(name + ": truncated .npy header (" + std::to_string(length) + " bytes announced, " +
+                std::to_string(bytes.size() - kPreambleSize - length_size) + " present)");
+  }
+  const NpyLayout layout =
+      parse_layout(bytes.substr(kPreambleSize + length_size, length), data_offset, name, expected_rank);
+  check_data_size(layout, bytes.size() - data_offset, name);
+  return decode(layout, reinterpret_cast<const unsigned char*>(bytes.data() + data_offset));
+}
+
 NpyArray read_npy(const std::string& path, int expected_rank) {
-  return parse_npy(read_file(path), path, expected_rank);
+  // Header first, then exactly the bytes it announces: a wrong path (a device, a huge file of another
+  // kind) is an error after a few bytes, never an unbounded read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open file (" + std::strerror(errno) + "); expected a .npy array");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) throw Error(path + ": is not a file; expected a .npy array");
+  std::string bytes;
+  read_up_to(fd, kPreambleSize, bytes, path);
+  const size_t length_size = header_length_size(bytes, path);
+  read_up_to(fd, length_size, bytes, path);
+  if (bytes.size() < kPreambleSize + length_size) throw Error(path + ": truncated .npy header");
+  const size_t length = header_length(bytes, length_size, path);
+  read_up_to(fd, length, bytes, path);
+  const size_t data_offset = kPreambleSize + length_size + length;
+  if (bytes.size() < data_offset) {
+    throw Error(path + ": truncated .npy header (" + std::to_string(length) + " bytes announced, " +
+                std::to_string(bytes.size() - kPreambleSize - length_size) + " present)");
+  }
+  const NpyLayout layout = parse_layout(bytes.substr(kPreambleSize + length_size), data_offset, path, expected_rank);
+  if (S_ISREG(info.st_mode)) {
+    // A regular file's size tells truncation or trailing bytes before anything is allocated.
+    check_data_size(layout, static_cast<uint64_t>(info.st_size) - std::min<uint64_t>(info.st_size, data_offset), path);
+  }
+  std::string data;
+  read_up_to(fd, layout.data_bytes + 1, data, path);  // one byte more reveals trailing data in a pipe
+  check_data_size(layout, data.size(), path);
+  return decode(layout, reinterpret_cast<const unsigned char*>(data.data()));
 }
 
 std::string encode_npy(const std::vector<int64_t>& shape, const std::vector<float>& values) {

@@ -47,7 +47,7 @@ const std::vector<SplitItem>& SplitFile::split(const std::string& name) const {
 }
 
 SplitFile read_split_file(const std::string& path) {
-  const nlohmann::json root = read_json_file(path);
+  const nlohmann::json root = read_json_file(path, "a CoOp split file (split_zhou_<Name>.json)");
   if (!root.is_object()) {
     throw Error(path + ": the top level is " + json_type(root) +
                 ", expected an object {\"train\": [...], \"val\": [...], \"test\": [...]} (a CoOp split file)");

@@ -49,7 +49,7 @@ TEST(StateDictErrors, NotACheckpoint) {
 }
 
 TEST(StateDictErrors, TruncatedTorchScriptArchive) {
-  const std::string original = read_file(shared_data("golden/tiny_clip.pt"));
+  const std::string original = pg::testing::read_bytes(shared_data("golden/tiny_clip.pt"));
   for (const size_t length : {size_t{3}, size_t{4}, size_t{100}, original.size() / 2, original.size() - 23,
                               original.size() - 1}) {
     const std::string path = write_temp("cut.pt", original.substr(0, length));
@@ -61,7 +61,7 @@ TEST(StateDictErrors, TruncatedTorchScriptArchive) {
 }
 
 TEST(StateDictErrors, CorruptStorageFailsItsChecksum) {
-  std::string bytes = read_file(shared_data("golden/tiny_clip.pt"));
+  std::string bytes = pg::testing::read_bytes(shared_data("golden/tiny_clip.pt"));
   bytes[6'000'000] = static_cast<char>(bytes[6'000'000] ^ 0x40);  // inside tiny_clip/data/47 (token_embedding)
   const std::string path = write_temp("flipped.pt", bytes);
   const std::string message = pg::testing::error_message([&] { read_checkpoint(path); });
@@ -69,7 +69,7 @@ TEST(StateDictErrors, CorruptStorageFailsItsChecksum) {
 }
 
 TEST(StateDictErrors, TruncatedSafetensors) {
-  const std::string original = read_file(shared_data("golden/tiny_clip.safetensors"));
+  const std::string original = pg::testing::read_bytes(shared_data("golden/tiny_clip.safetensors"));
   const std::string path = write_temp("cut.safetensors", original.substr(0, original.size() / 2));
   const std::string message = pg::testing::error_message([&] { read_checkpoint(path); });
   EXPECT_NE(message.find(path + ": tensor "), std::string::npos) << message;

@@ -22,7 +22,7 @@ struct Expected {
 
 // The golden sample's relpaths (prefix stripped), keeping only labels in [min_label, max_label].
 Expected golden_relpaths(const std::string& golden_file, const std::string& prefix, int min_label, int max_label) {
-  const nlohmann::json golden = read_json_file(shared_data(golden_file));
+  const nlohmann::json golden = pg::testing::read_json(shared_data(golden_file));
   Expected expected;
   for (const auto& [split, paths] : {std::pair{"train", &expected.train}, std::pair{"val", &expected.val}}) {
     for (const auto& item : golden.at(split).at("data")) {

@@ -39,7 +39,7 @@ class TrainCommand : public ::testing::Test {
       return json();
     }
     const size_t end = result.output.find('\n', at);
-    return read_json_file(result.output.substr(at + 8, end - at - 8));
+    return pg::testing::read_json(result.output.substr(at + 8, end - at - 8));
   }
 
   std::string dir_;
@@ -112,7 +112,7 @@ TEST_F(TrainCommand, FailedTaskWritesAFailedRecordAndExitsWithTwo) {
   const size_t at = result.output.find("(record: ");
   ASSERT_NE(at, std::string::npos) << result.output;
   const std::string path = result.output.substr(at + 9, result.output.find(')', at) - at - 9);
-  const json record = read_json_file(path);
+  const json record = pg::testing::read_json(path);
   EXPECT_EQ(record["status"], "failed");
   EXPECT_NE(record["error"].get<std::string>().find("CSC"), std::string::npos);
 }

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/files.h"
+
 namespace pg::testing {
 
 std::string shared_data(const std::string& relative_path) {
@@ -20,6 +22,10 @@ std::string shared_data(const std::string& relative_path) {
   }
   return path;
 }
+
+std::string read_bytes(const std::string& path) { return read_file(path, uint64_t{1} << 32, "test data"); }
+
+nlohmann::json read_json(const std::string& path) { return read_json_file(path, "test data"); }
 
 std::string make_temp_dir(const std::string& name) {
   std::string pattern = (std::filesystem::temp_directory_path() / ("pg_" + name + "_XXXXXX")).string();

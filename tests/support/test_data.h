@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/error.h"
@@ -12,6 +13,10 @@ namespace pg::testing {
 // Absolute path of a file under ../shared/data; fails the calling test with a clear message (the path
 // it looked for) when the folder is missing, so a missing checkout never turns a test green.
 std::string shared_data(const std::string& relative_path);
+
+// Whole test files (golden data, files a test wrote), read without the product's per-format limits.
+std::string read_bytes(const std::string& path);
+nlohmann::json read_json(const std::string& path);
 
 // A fresh empty temporary folder for one test; removed by the OS's /tmp cleaning, not by the test,
 // so failures can be inspected.

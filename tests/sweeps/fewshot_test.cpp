@@ -35,7 +35,7 @@ const SplitFile& cached_split(const std::string& file) {
 }
 
 nlohmann::json golden(const std::string& dataset, int shots, int seed) {
-  return read_json_file(testing::shared_data("fewshot/" + dataset + "/shot_" + std::to_string(shots) + "-seed_" +
+  return pg::testing::read_json(testing::shared_data("fewshot/" + dataset + "/shot_" + std::to_string(shots) + "-seed_" +
                                              std::to_string(seed) + ".json"));
 }
 

@@ -71,7 +71,7 @@ TEST(Tokenizer, ClipVocabularySizes) {
 }
 
 TEST(Tokenizer, MatchesEveryGoldenCaseOfTokensJson) {
-  const auto golden = read_json_file(testing::shared_data("golden/tokens.json"));
+  const auto golden = pg::testing::read_json(testing::shared_data("golden/tokens.json"));
   const int64_t context_length = golden.at("context_length").get<int64_t>();
   std::vector<nlohmann::json> cases;
   for (const auto& file : golden.at("classnames").items()) {
@@ -253,7 +253,7 @@ TEST(TokenizerVocabulary, NonGzipGarbageIsRejected) {
 
 TEST(TokenizerVocabulary, TruncatedGzipIsRejected) {
   const std::string dir = testing::make_temp_dir("tokenizer");
-  const std::string whole = read_file(testing::shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
+  const std::string whole = pg::testing::read_bytes(testing::shared_data("clip/bpe_simple_vocab_16e6.txt.gz"));
   const std::string path = write_plain(dir, "truncated.txt.gz", whole.substr(0, 5000));
   const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });
   EXPECT_NE(message.find(path), std::string::npos) << message;
@@ -262,7 +262,7 @@ TEST(TokenizerVocabulary, TruncatedGzipIsRejected) {
 
 TEST(TokenizerVocabulary, CorruptGzipIsRejected) {
   const std::string dir = testing::make_temp_dir("tokenizer");
-  std::string data = read_file(write_gzip(dir, "good.txt.gz", "header\nt h\ni n\n"));
+  std::string data = pg::testing::read_bytes(write_gzip(dir, "good.txt.gz", "header\nt h\ni n\n"));
   data[data.size() - 6] ^= 0x55;  // inside the CRC-32 of the gzip trailer
   const std::string path = write_plain(dir, "corrupt.txt.gz", data);
   const std::string message = pg::testing::error_message([&] { Tokenizer::from_vocab_file(path); });

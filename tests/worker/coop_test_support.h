@@ -35,7 +35,7 @@ inline StateDict golden_tensors(const std::string& name) {
 }
 
 inline nlohmann::json golden_json(const std::string& name) {
-  return read_json_file(pg::testing::shared_data("golden/" + name + ".json"));
+  return pg::testing::read_json(pg::testing::shared_data("golden/" + name + ".json"));
 }
 
 // max|actual - expected| / max|expected|, after checking the shapes agree.

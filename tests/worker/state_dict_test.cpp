@@ -37,7 +37,7 @@ TEST(StateDict, TorchScriptAndSafetensorsAreBitIdentical) {
 }
 
 TEST(StateDict, KeysShapesAndLogitScaleMatchTheModelDescription) {
-  const nlohmann::json description = read_json_file(shared_data("golden/tiny_clip.json"));
+  const nlohmann::json description = pg::testing::read_json(shared_data("golden/tiny_clip.json"));
   for (const std::string file : {"golden/tiny_clip.pt", "golden/tiny_clip.safetensors"}) {
     const StateDict tensors = load_state_dict(shared_data(file));
     EXPECT_EQ(tensors.size(), description["keys"].size()) << file;
@@ -121,7 +121,7 @@ TEST(Safetensors, WritesTheStandardLayoutAndReadsItBack) {
   const std::string path = make_temp_dir("safetensors") + "/t.safetensors";
   write_safetensors(path, tensors);
 
-  const std::string bytes = read_file(path);
+  const std::string bytes = pg::testing::read_bytes(path);
   uint64_t header_length = 0;
   for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | static_cast<unsigned char>(bytes[i]);
   EXPECT_EQ(header_length % 8, 0u);

@@ -43,7 +43,7 @@ torch::Tensor int_tensor(const nlohmann::json& values) {
 }
 
 struct EncodeTextGolden {
-  nlohmann::json json = read_json_file(shared_data("golden/encode_text.json"));
+  nlohmann::json json = pg::testing::read_json(shared_data("golden/encode_text.json"));
   StateDict tensors = read_safetensors(shared_data("golden/encode_text.safetensors"));
   torch::Tensor ids = padded_ids(json["tokens"]);
   torch::Tensor eot = int_tensor(json["eot_index"]);
@@ -150,7 +150,7 @@ TEST(TextEncoder, GradientsReachThePromptsAndNotTheWeights) {
 TEST(TextEncoder, CoopGradientMatchesTheReference) {
   // CoOp variant A, step 1: logits = exp(logit_scale) * cos(image, text); d CE / d ctx, where the 16
   // generic context vectors sit at positions 1..16 of every class prompt.
-  const nlohmann::json json = read_json_file(shared_data("golden/coop_A.json"));
+  const nlohmann::json json = pg::testing::read_json(shared_data("golden/coop_A.json"));
   const StateDict golden = read_safetensors(shared_data("golden/coop_A.safetensors"));
   TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));
   const torch::Tensor prompts = golden.at("prompts").clone().requires_grad_(true);
