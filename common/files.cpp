@@ -147,17 +147,23 @@ void publish_file(const std::string& temporary, const std::string& path, bool re
   sync_folder(parent_folder(path));
 }
 
-int remove_stale_temporaries(const std::string& path) {
-  const std::filesystem::path target(path);
-  const std::string prefix = target.filename().string() + ".tmp." + host_name() + ".";
-  const std::string folder = parent_folder(path);
+namespace {
+
+// Removes "<folder>/<file>.tmp.<this host>.<pid>" for dead pids, where <file> starts with `file_prefix`
+// (every file when it is empty).
+int remove_dead_temporaries(const std::string& folder, const std::string& file_prefix) {
+  const std::string marker = ".tmp." + host_name() + ".";
   DIR* directory = ::opendir(folder.c_str());
   if (directory == nullptr) return 0;
   int removed = 0;
   while (const dirent* entry = ::readdir(directory)) {
     const std::string name = entry->d_name;
-    if (!starts_with(name, prefix)) continue;
-    const std::string pid_text = name.substr(prefix.size());
+    const size_t at = name.rfind(marker);
+    if (at == std::string::npos || name.compare(0, file_prefix.size(), file_prefix) != 0 ||
+        (!file_prefix.empty() && at != file_prefix.size())) {
+      continue;
+    }
+    const std::string pid_text = name.substr(at + marker.size());
     if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos) {
       continue;
     }
@@ -168,6 +174,14 @@ int remove_stale_temporaries(const std::string& path) {
   ::closedir(directory);
   return removed;
 }
+
+}  // namespace
+
+int remove_stale_temporaries(const std::string& path) {
+  return remove_dead_temporaries(parent_folder(path), std::filesystem::path(path).filename().string());
+}
+
+int remove_stale_temporaries_in(const std::string& folder) { return remove_dead_temporaries(folder, ""); }
 
 void copy_file(const std::string& from, const std::string& to) {
   const int in = ::open(from.c_str(), O_RDONLY | O_CLOEXEC);

@@ -34,6 +34,8 @@ void publish_file(const std::string& temporary, const std::string& path, bool re
 // Removes the temporary files of `path` left by processes of this host that no longer run (killed
 // mid-write); returns how many. Files of live processes and of other hosts are left alone.
 int remove_stale_temporaries(const std::string& path);
+// The same for every file of a folder (a results folder written by several tasks).
+int remove_stale_temporaries_in(const std::string& folder);
 // Copies a file (for writing a modified copy that is then published in place of the original).
 void copy_file(const std::string& from, const std::string& to);
 // Removes a file if it exists; never throws (for cleaning up after a failure).

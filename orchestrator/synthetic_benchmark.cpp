@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <unistd.h>
+
 #include <set>
 
 #include "common/error.h"
@@ -75,13 +77,7 @@ storage::SplitFeatures make_split(const std::string& dataset, const std::string&
   return out;
 }
 
-}  // namespace
-
-SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOptions& options) {
-  if (options.out_dir.empty()) throw Error("synth: --out is empty; name a folder for the synthetic benchmark");
-  make_directories(options.out_dir);
-  SyntheticBenchmarkFiles files{options.out_dir + "/clip.safetensors", options.out_dir + "/vocab_bytes.txt",
-                                options.out_dir + "/features.h5"};
+void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchmarkFiles& files) {
   torch::NoGradGuard no_grad;
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
 
@@ -107,7 +103,8 @@ SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOption
   }
 
   storage::FeatureStoreWriter writer(files.features, "synthetic-clip-w" + std::to_string(options.width),
-                                     options.embed_dim, storage::FeatureDtype::float32);
+                                     options.embed_dim, storage::FeatureDtype::float32,
+                                     options.force ? storage::WriteMode::replace : storage::WriteMode::create);
   for (const auto& info : datasets) {
     const std::vector<std::string> classnames = synthetic_classnames(info.num_classes, generator);
     // The hidden context: what CoOp should discover. Class directions are centred so that the part all
@@ -136,6 +133,30 @@ SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOption
     log_info("synth: " + info.name + ": " + std::to_string(info.num_classes) + " classes");
   }
   writer.close();
+}
+
+}  // namespace
+
+SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOptions& options) {
+  if (options.out_dir.empty()) throw Error("synth: --out is empty; name a folder for the synthetic benchmark");
+  SyntheticBenchmarkFiles files{options.out_dir + "/clip.safetensors", options.out_dir + "/vocab_bytes.txt",
+                                options.out_dir + "/features.h5"};
+  if (!options.force) {
+    for (const std::string& path : {files.checkpoint, files.vocab, files.features}) {
+      if (file_exists(path)) {
+        throw Error("synth: " + path + " already exists; pass --force to replace it, or write to another --out");
+      }
+    }
+  }
+  const bool created_folder = !file_exists(options.out_dir);
+  make_directories(options.out_dir);
+  try {
+    write_files(options, files);
+  } catch (...) {
+    for (const std::string& path : {files.checkpoint, files.vocab, files.features}) remove_file_quietly(path);
+    if (created_folder) ::rmdir(options.out_dir.c_str());  // only succeeds when empty
+    throw;
+  }
   return files;
 }
 

@@ -17,6 +17,8 @@ namespace pg::orchestrator {
 
 struct SyntheticBenchmarkOptions {
   std::string out_dir;
+  // Replace the files of an earlier benchmark in out_dir; without it, existing files are an error.
+  bool force = false;
   uint64_t seed = 2024;
   std::vector<std::string> datasets;  // empty: all 11 of the catalog
   // Text tower of the random CLIP (byte-level vocabulary of 514 tokens).
@@ -40,6 +42,8 @@ struct SyntheticBenchmarkFiles {
   std::string features;    // <out>/features.h5
 };
 
+// Writes the three files, each published whole; if anything fails, the files this call wrote are
+// removed again (and out_dir, if it created it and it is empty), so a failure leaves no half-filled folder.
 SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOptions& options);
 
 }  // namespace pg::orchestrator

@@ -5,10 +5,15 @@
 
 #include <chrono>
 #include <ctime>
+#include <optional>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
+#include "common/hash.h"
 #include "common/log.h"
+#include "common/strings.h"
+#include "orchestrator/error_text.h"
 #include "results/tables.h"
 #include "storage/library_version.h"
 #include "storage/prompt_store.h"
@@ -24,6 +29,9 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+// Test rows read at a time: bounds evaluation memory (8192 x 768 float32 = 25 MB) whatever the split.
+constexpr int64_t kTestRowsPerChunk = 8192;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -84,6 +92,60 @@ std::vector<int64_t> all_rows(size_t count) {
   return rows;
 }
 
+// One classifier scored over the streamed test split. `target_of_label` maps a test row's original
+// label to the classifier's class index; a label it lacks maps to -1, and such rows count as errors
+// when `score_missing` (Dassl scores every test image) or are left out (base/novel subsets).
+struct Evaluation {
+  std::vector<int64_t> target_of_label;
+  bool score_missing = false;
+  worker::AccuracyCounter counter;
+  int64_t missing_rows = 0;
+
+  Evaluation(const sweeps::ClassSelection& classes, int64_t num_classes, bool score_missing_rows,
+             const torch::Tensor& text_features)
+      : target_of_label(static_cast<size_t>(num_classes), -1), score_missing(score_missing_rows), counter(text_features) {
+    for (size_t i = 0; i < classes.labels.size(); ++i) target_of_label.at(classes.labels[i]) = static_cast<int64_t>(i);
+  }
+};
+
+void score_test_split(const storage::FeatureStoreReader& store, const std::string& dataset, torch::Device device,
+                      std::vector<Evaluation*> evaluations) {
+  store.for_each_chunk(dataset, "test", kTestRowsPerChunk, [&](const storage::SplitChunk& chunk) {
+    const torch::Tensor features =
+        torch::from_blob(const_cast<float*>(chunk.features.data()), {chunk.rows, chunk.dim}, torch::kFloat32);
+    for (Evaluation* evaluation : evaluations) {
+      std::vector<int64_t> rows, targets;
+      for (int64_t row = 0; row < chunk.rows; ++row) {
+        const int64_t target = evaluation->target_of_label.at(chunk.labels[row]);
+        if (target < 0) {
+          if (!evaluation->score_missing) continue;
+          ++evaluation->missing_rows;
+        }
+        rows.push_back(row);
+        targets.push_back(target);
+      }
+      if (rows.empty()) continue;
+      evaluation->counter.add(take_rows(features, rows).to(device), torch::tensor(targets, torch::kInt64));
+    }
+  });
+}
+
+void hash_floats(ContentHasher& hasher, const float* values, size_t count) {
+  hasher.update(values, count * sizeof(float));
+}
+
+// The finished record at `path`, if there is one (an unreadable one does not count: it gets replaced).
+std::optional<json> finished_record(const std::string& path) {
+  if (!file_exists(path)) return std::nullopt;
+  try {
+    json record = read_json_file(path, "a promptgrid result record");
+    if (record.is_object() && record.value("status", "") == "ok") return record;
+  } catch (const Error& e) {
+    log_warning(std::string(e.what()) + "; it will be replaced");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct TaskRunner::Split {
@@ -91,6 +153,12 @@ struct TaskRunner::Split {
   torch::Tensor views;     // [V, N, E] float32, CPU; undefined without augmented views
   std::vector<int> labels;
   std::vector<sweeps::SplitItem> items;  // what few-shot sampling sees: relpath, label, class name
+  std::vector<std::string> paths;
+};
+
+// What a successful task leaves besides its record: the tensors of its learned prompt.
+struct TaskRunner::Outcome {
+  std::vector<storage::NamedTensor> prompts;
 };
 
 torch::Device parse_device(const std::string& name) {
@@ -119,6 +187,8 @@ TaskRunner::TaskRunner(const RunnerOptions& options)
       tokenizer_(text::Tokenizer::from_vocab_file(options.vocab_path)),
       device_(parse_device(options.device)) {
   make_directories(options_.out_dir);
+  // Leftovers of killed runs writing here: records and prompt files are written under temporary names.
+  remove_stale_temporaries_in(options_.out_dir);
   worker::TextEncoder& encoder = encoder_for(torch::kFloat32);
   if (encoder->options().vocab_size != tokenizer_.vocab_size()) {
     throw Error(options_.checkpoint_path + " has a vocabulary of " + std::to_string(encoder->options().vocab_size) +
@@ -130,6 +200,16 @@ TaskRunner::TaskRunner(const RunnerOptions& options)
                 store_.backbone() + " but " + options_.checkpoint_path + " has embed_dim " +
                 std::to_string(encoder->options().embed_dim) + "; use the checkpoint the features were extracted with");
   }
+  ContentHasher hasher;
+  for (const auto& item : encoder->named_parameters(/*recurse=*/true)) {
+    const torch::Tensor values = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    hasher.update_field(item.key());
+    hasher.update_field(format_shape(values.sizes().vec()));
+    hash_floats(hasher, values.data_ptr<float>(), static_cast<size_t>(values.numel()));
+  }
+  const double logit_scale = encoder->logit_scale();
+  hasher.update(&logit_scale, sizeof logit_scale);
+  checkpoint_digest_ = to_hex16(hasher.digest());
 }
 
 std::string TaskRunner::device_description() const {
@@ -163,25 +243,76 @@ const TaskRunner::Split& TaskRunner::split(const std::string& dataset, const std
   for (int64_t i = 0; i < raw.rows; ++i) {
     split->items.push_back({raw.paths[i], raw.labels[i], classnames.at(raw.labels[i])});
   }
+  split->paths = std::move(raw.paths);
   return *splits_.emplace(key, split).first->second;
 }
 
-json TaskRunner::run(sweeps::TaskSpec spec) {
+const std::string& TaskRunner::features_digest(const std::string& dataset) {
+  const auto cached = features_digests_.find(dataset);
+  if (cached != features_digests_.end()) return cached->second;
+  const storage::DatasetSummary summary = store_.summary(dataset);
+  ContentHasher hasher;
+  for (const std::string& name : store_.classnames(dataset)) hasher.update_field(name);
+  hasher.update_field(summary.prompt_template);
+  for (const std::string name : {"train", "val"}) {
+    if (summary.split_rows.count(name) == 0) continue;
+    const Split& part = split(dataset, name);
+    hasher.update_field(name);
+    hash_floats(hasher, part.features.data_ptr<float>(), static_cast<size_t>(part.features.numel()));
+    hasher.update(part.labels.data(), part.labels.size() * sizeof(int));
+    for (const std::string& path : part.paths) hasher.update_field(path);
+    if (part.views.defined()) hash_floats(hasher, part.views.data_ptr<float>(), static_cast<size_t>(part.views.numel()));
+  }
+  if (summary.split_rows.count("test") != 0) {
+    hasher.update_field("test");
+    store_.for_each_chunk(dataset, "test", kTestRowsPerChunk, [&](const storage::SplitChunk& chunk) {
+      hash_floats(hasher, chunk.features.data(), chunk.features.size());
+      hasher.update(chunk.labels.data(), chunk.labels.size() * sizeof(int32_t));
+    });
+  }
+  return features_digests_.emplace(dataset, to_hex16(hasher.digest())).first->second;
+}
+
+// The spec names what it ran on: the store's backbone and the content digests of its dataset and of
+// the weights. A spec that already names other inputs was meant for other files: an error, never a
+// silent overwrite.
+void TaskRunner::fill_inputs(sweeps::TaskSpec& spec) {
+  auto settle = [](std::string& field, const std::string& actual, const std::string& name, const std::string& source) {
+    if (!field.empty() && field != actual) {
+      throw Error("task field '" + name + "' is '" + field + "' but " + source + " gives '" + actual +
+                  "'; the task was meant for other inputs (run it with those, or drop the field)");
+    }
+    field = actual;
+  };
+  settle(spec.backbone, store_.backbone(), "backbone", options_.features_path);
+  settle(spec.features_digest, features_digest(spec.dataset), "inputs.features",
+         options_.features_path + " (dataset " + spec.dataset + ")");
+  settle(spec.checkpoint_digest, checkpoint_digest_, "inputs.checkpoint", options_.checkpoint_path);
+}
+
+json TaskRunner::run(sweeps::TaskSpec spec, bool rerun) {
   const auto start = Clock::now();
   json record;
+  Outcome outcome;
   try {
-    spec.backbone = store_.backbone();
     spec.resolve();
+    fill_inputs(spec);
     record["task_id"] = spec.id();
     record["spec"] = spec.to_json();
-    run_unchecked(spec, record);
+    if (!rerun) {
+      if (std::optional<json> finished = finished_record(options_.out_dir + "/" + spec.id() + ".json")) {
+        (*finished)["reused"] = true;
+        return *finished;
+      }
+    }
+    outcome = run_unchecked(spec, record);
     record["status"] = "ok";
   } catch (const std::exception& e) {
     record["status"] = "failed";
-    record["error"] = e.what();
+    record["error"] = error_text(e);
     if (!record.contains("spec")) record["spec"] = spec.to_json();
     if (!record.contains("task_id")) record["task_id"] = spec.id();
-    log_warning("task " + record["task_id"].get<std::string>() + " failed: " + e.what());
+    log_warning("task " + record["task_id"].get<std::string>() + " failed: " + record["error"].get<std::string>());
   }
   record["timings"]["total_s"] = seconds_since(start);
   record["features"] = options_.features_path;
@@ -190,18 +321,45 @@ json TaskRunner::run(sweeps::TaskSpec spec) {
   record["software"] = {{"promptgrid", "0.1.0"}, {"libtorch", TORCH_VERSION}, {"hdf5", storage::hdf5_library_version()}};
   record["host"] = host_name();
   record["finished_at"] = utc_now_iso8601();
-  write_json_file_atomic(options_.out_dir + "/" + record["task_id"].get<std::string>() + ".json", record);
+
+  const std::string id = record["task_id"].get<std::string>();
+  const std::string record_path = options_.out_dir + "/" + id + ".json";
+  if (record["status"] != "ok") {
+    if (finished_record(record_path)) {
+      log_warning("task " + id + ": keeping its finished record " + record_path + "; this failed rerun is not saved");
+      return record;
+    }
+    write_json_file_atomic(record_path, record);
+    return record;
+  }
+  std::string prompt_path;
+  if (!outcome.prompts.empty()) {
+    const std::string prompt_file = id + ".prompts.h5";
+    prompt_path = options_.out_dir + "/" + prompt_file;
+    storage::write_prompt_file(prompt_path, record["spec"].dump(), outcome.prompts);
+    record["prompt_file"] = prompt_file;
+  }
+  try {
+    write_json_file_atomic(record_path, record);
+  } catch (...) {
+    if (!prompt_path.empty()) remove_file_quietly(prompt_path);  // no prompt file without its record
+    throw;
+  }
   return record;
 }
 
-void TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
+TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
   const auto setup_start = Clock::now();
   const std::vector<std::string> classnames = store_.classnames(spec.dataset);
+  const int64_t num_classes = static_cast<int64_t>(classnames.size());
+  const bool base2novel = spec.protocol == "base2novel";
+  if (base2novel && spec.method == "coop" && spec.coop.class_specific) {
+    throw Error("class-specific context (CSC) exists only for the base classes, so it cannot be tested on novel "
+                "classes; use generic context for the base2novel protocol");
+  }
   const Split& train = split(spec.dataset, "train");
-  const Split& test = split(spec.dataset, "test");
   const torch::Dtype dtype = spec.method == "coop" ? precision_dtype(spec.coop.precision) : torch::kFloat32;
   worker::TextEncoder& encoder = encoder_for(dtype);
-  const bool base2novel = spec.protocol == "base2novel";
 
   // The classes trained on and, for base2novel, the novel classes tested on (CoCoOp's subsample_classes
   // over the labels of the train set the task sees).
@@ -219,106 +377,111 @@ void TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
   const auto seen = base2novel ? sweeps::Subsample::kBase : sweeps::Subsample::kAll;
   const sweeps::ClassSelection seen_classes = sweeps::select_classes(train_labels, seen);
   const std::vector<std::string> seen_names = names_of(seen_classes, classnames);
-  const Subset seen_test = select(seen_classes, all_rows(test.labels.size()), test.labels);
   sweeps::ClassSelection novel_classes;
-  Subset novel_test;
-  if (base2novel) {
-    novel_classes = sweeps::select_classes(train_labels, sweeps::Subsample::kNew);
-    novel_test = select(novel_classes, all_rows(test.labels.size()), test.labels);
+  if (base2novel) novel_classes = sweeps::select_classes(train_labels, sweeps::Subsample::kNew);
+
+  // Dassl builds the classifier from the classes of the train split; a class with no training image is
+  // not in it. Its test images are still scored (as errors) in the few-shot protocol, and left out of
+  // base and novel alike in base2novel. Either way the record says so.
+  std::vector<std::string> missing;
+  {
+    const std::set<int> present(train_labels.begin(), train_labels.end());
+    for (int64_t label = 0; label < num_classes; ++label) {
+      if (present.count(static_cast<int>(label)) == 0) missing.push_back(classnames[static_cast<size_t>(label)]);
+    }
   }
-  record["counts"] = {{"classes", seen_names.size()}, {"test", seen_test.rows.size()}};
-  if (base2novel) {
-    record["counts"]["novel_classes"] = novel_classes.labels.size();
-    record["counts"]["novel_test"] = novel_test.rows.size();
-  }
+  record["counts"] = {{"classes", seen_names.size()}};
+  if (base2novel) record["counts"]["novel_classes"] = novel_classes.labels.size();
   record["timings"]["setup_s"] = seconds_since(setup_start);
 
-  auto evaluate = [&](const torch::Tensor& text_features, const Subset& subset) {
-    return worker::accuracy_percent(text_features, take_rows(test.features, subset.rows).to(device_),
-                                    torch::tensor(subset.labels, torch::kInt64).to(device_));
-  };
-  auto write_metrics = [&](double seen_accuracy, double novel_accuracy) {
-    if (base2novel) {
-      record["metrics"] = {{"base", seen_accuracy},
-                           {"novel", novel_accuracy},
-                           {"harmonic", results::harmonic_mean(seen_accuracy, novel_accuracy)}};
-    } else {
-      record["metrics"] = {{"accuracy", seen_accuracy}};
-    }
-  };
-
+  // Text features of the trained (or zero-shot) classifiers; the test split is then streamed once.
+  torch::Tensor seen_features, novel_features;
+  Outcome outcome;
   const std::string prompt_template = store_.prompt_template(spec.dataset);
   if (spec.method == "zeroshot") {
-    const auto eval_start = Clock::now();
-    const double seen_accuracy =
-        evaluate(worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, seen_names), seen_test);
-    double novel_accuracy = 0;
+    seen_features = worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, seen_names);
     if (base2novel) {
-      novel_accuracy = evaluate(
-          worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, names_of(novel_classes, classnames)),
-          novel_test);
+      novel_features =
+          worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, names_of(novel_classes, classnames));
     }
-    write_metrics(seen_accuracy, novel_accuracy);
-    record["timings"]["eval_s"] = seconds_since(eval_start);
-    return;
+  } else {
+    // CoOp: learn the context on the few-shot train set of the seen classes.
+    const auto train_start = Clock::now();
+    const Subset seen_train = select(seen_classes, train_rows, train.labels);
+    worker::CoOpOptions coop;
+    coop.n_ctx = spec.coop.n_ctx;
+    coop.ctx_init = spec.coop.ctx_init;
+    coop.class_specific = spec.coop.class_specific;
+    coop.position = worker::parse_class_token_position(spec.coop.class_token_position);
+    worker::CoOpPromptLearner learner(coop, seen_names, tokenizer_, encoder, static_cast<uint64_t>(spec.seed));
+    learner->to(device_);
+
+    worker::TrainingData data;
+    data.features = take_rows(train.features, seen_train.rows);
+    if (train.views.defined()) data.views = take_rows(train.views, seen_train.rows, 1);
+    data.labels = torch::tensor(seen_train.labels, torch::kInt64);
+    worker::TrainOptions training;
+    training.epochs = spec.coop.epochs;
+    training.batch_size = spec.coop.batch_size;
+    training.lr = spec.coop.lr;
+    training.seed = static_cast<uint64_t>(spec.seed);
+    training.device = device_;
+    training.dtype = dtype;
+    const worker::TrainReport report = worker::train_coop(learner, encoder, data, training);
+    record["counts"]["train"] = seen_train.rows.size();
+    record["counts"]["val_sampled"] = val_rows.size();
+    record["train"] = {{"epochs", training.epochs},
+                       {"steps", report.steps},
+                       {"n_ctx", learner->options().n_ctx},
+                       {"final_loss", report.epoch_loss.empty() ? 0.0 : report.epoch_loss.back()},
+                       {"loss_per_epoch", report.epoch_loss}};
+    record["timings"]["train_s"] = seconds_since(train_start);
+
+    // The last-epoch model, tested once.
+    seen_features = worker::coop_text_features(learner, encoder);
+    if (base2novel) {
+      worker::CoOpPromptLearner novel_learner(coop, names_of(novel_classes, classnames), tokenizer_, encoder,
+                                              static_cast<uint64_t>(spec.seed));
+      novel_learner->to(device_);
+      novel_learner->set_context(learner->context());
+      novel_features = worker::coop_text_features(novel_learner, encoder);
+    }
+    // The learned context, so the prompt can be re-evaluated without retraining.
+    const torch::Tensor ctx = learner->context().detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    outcome.prompts.push_back(
+        {"ctx", ctx.sizes().vec(), std::vector<float>(ctx.data_ptr<float>(), ctx.data_ptr<float>() + ctx.numel())});
   }
 
-  // CoOp: learn the context on the few-shot train set of the seen classes.
-  const auto train_start = Clock::now();
-  const Subset seen_train = select(seen_classes, train_rows, train.labels);
-  worker::CoOpOptions coop;
-  coop.n_ctx = spec.coop.n_ctx;
-  coop.ctx_init = spec.coop.ctx_init;
-  coop.class_specific = spec.coop.class_specific;
-  coop.position = worker::parse_class_token_position(spec.coop.class_token_position);
-  worker::CoOpPromptLearner learner(coop, seen_names, tokenizer_, encoder, static_cast<uint64_t>(spec.seed));
-  learner->to(device_);
-
-  worker::TrainingData data;
-  data.features = take_rows(train.features, seen_train.rows);
-  if (train.views.defined()) data.views = take_rows(train.views, seen_train.rows, 1);
-  data.labels = torch::tensor(seen_train.labels, torch::kInt64);
-  worker::TrainOptions training;
-  training.epochs = spec.coop.epochs;
-  training.batch_size = spec.coop.batch_size;
-  training.lr = spec.coop.lr;
-  training.seed = static_cast<uint64_t>(spec.seed);
-  training.device = device_;
-  training.dtype = dtype;
-  const worker::TrainReport report = worker::train_coop(learner, encoder, data, training);
-  record["counts"]["train"] = seen_train.rows.size();
-  record["counts"]["val_sampled"] = val_rows.size();
-  record["train"] = {{"epochs", training.epochs},
-                     {"steps", report.steps},
-                     {"n_ctx", learner->options().n_ctx},
-                     {"final_loss", report.epoch_loss.empty() ? 0.0 : report.epoch_loss.back()},
-                     {"loss_per_epoch", report.epoch_loss}};
-  record["timings"]["train_s"] = seconds_since(train_start);
-
-  // Test the last-epoch model once.
   const auto eval_start = Clock::now();
-  const double seen_accuracy = evaluate(worker::coop_text_features(learner, encoder), seen_test);
-  double novel_accuracy = 0;
+  Evaluation seen_eval(seen_classes, num_classes, /*score_missing_rows=*/!base2novel, seen_features);
+  std::vector<Evaluation*> evaluations = {&seen_eval};
+  std::optional<Evaluation> novel_eval;
   if (base2novel) {
-    if (coop.class_specific) {
-      throw Error("class-specific context (CSC) exists only for the base classes, so it cannot be tested on novel "
-                  "classes; use generic context for the base2novel protocol");
-    }
-    worker::CoOpPromptLearner novel_learner(coop, names_of(novel_classes, classnames), tokenizer_, encoder,
-                                            static_cast<uint64_t>(spec.seed));
-    novel_learner->to(device_);
-    novel_learner->set_context(learner->context());
-    novel_accuracy = evaluate(worker::coop_text_features(novel_learner, encoder), novel_test);
+    novel_eval.emplace(novel_classes, num_classes, false, novel_features);
+    evaluations.push_back(&*novel_eval);
   }
-  write_metrics(seen_accuracy, novel_accuracy);
+  score_test_split(store_, spec.dataset, device_, evaluations);
+  record["counts"]["test"] = seen_eval.counter.total();
+  if (base2novel) {
+    record["counts"]["novel_test"] = novel_eval->counter.total();
+    const double base = seen_eval.counter.percent(), novel = novel_eval->counter.percent();
+    record["metrics"] = {{"base", base}, {"novel", novel}, {"harmonic", results::harmonic_mean(base, novel)}};
+  } else {
+    record["metrics"] = {{"accuracy", seen_eval.counter.percent()}};
+  }
   record["timings"]["eval_s"] = seconds_since(eval_start);
 
-  // The learned context, so the prompt can be re-evaluated without retraining.
-  const torch::Tensor ctx = learner->context().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  storage::NamedTensor saved{"ctx", ctx.sizes().vec(), std::vector<float>(ctx.data_ptr<float>(), ctx.data_ptr<float>() + ctx.numel())};
-  const std::string prompt_file = record["task_id"].get<std::string>() + ".prompts.h5";
-  storage::write_prompt_file(options_.out_dir + "/" + prompt_file, spec.to_json().dump(), {saved});
-  record["prompt_file"] = prompt_file;
+  record["warnings"] = json::array();
+  if (!missing.empty()) {
+    const std::string which = missing.size() <= 10 ? join(missing, ", ") : join(std::vector<std::string>(missing.begin(), missing.begin() + 10), ", ") + ", ...";
+    record["warnings"].push_back(
+        "the train split has no images of " + std::to_string(missing.size()) + " of the " +
+        std::to_string(num_classes) + " classes (" + which + "): as in Dassl, the classifier holds only the classes "
+        "of the train split; " +
+        (base2novel ? std::string("their test images are in neither the base nor the novel test set")
+                    : std::to_string(seen_eval.missing_rows) + " test images of these classes count as errors"));
+  }
+  return outcome;
 }
 
 }  // namespace pg::orchestrator

@@ -8,6 +8,9 @@ class App;
 
 namespace pg::orchestrator {
 
+// The cores this process may run on (its CPU affinity).
+int available_cores();
+// Sets LibTorch's intra-op threads; more than available_cores() is capped there, with a warning.
 void set_torch_threads(int threads);
 // Adds `--threads N` (default 0: one per core) to a subcommand; its callback passes the value to
 // set_torch_threads.

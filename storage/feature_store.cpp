@@ -8,6 +8,8 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/files.h"
+#include "common/utf8.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "storage/float16.h"
@@ -84,12 +86,40 @@ FeatureDtype stored_dtype(hid_t dataset, const std::string& location) {
   throw Error(location + ": has " + std::to_string(size * 8) + "-bit floats, expected float16 or float32");
 }
 
-void check_finite(const std::vector<float>& values, int64_t row_size, const std::string& location) {
+// Every value finite and no row all zeros: a NaN, an infinity or a zero row (an image that was never
+// encoded) would otherwise score as a silently wrong accuracy. `first_row` numbers rows in messages.
+void check_feature_rows(const float* values, int64_t rows, int64_t row_size, const std::string& location,
+                        int64_t first_row = 0) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* begin = values + row * row_size;
+    bool all_zero = true;
+    for (int64_t i = 0; i < row_size; ++i) {
+      if (!std::isfinite(begin[i])) {
+        throw Error(location + ": row " + std::to_string(first_row + row) + " holds a non-finite value (" +
+                    format_number(begin[i]) + "); the features are broken, extract them again");
+      }
+      if (begin[i] != 0.0f) all_zero = false;
+    }
+    if (all_zero && row_size > 0) {
+      throw Error(location + ": row " + std::to_string(first_row + row) + " is all zeros, which no CLIP image "
+                  "feature is (an image that was never encoded?); extract the features again");
+    }
+  }
+}
+
+void check_feature_rows(const std::vector<float>& values, int64_t row_size, const std::string& location) {
+  check_feature_rows(values.data(), row_size > 0 ? static_cast<int64_t>(values.size()) / row_size : 0, row_size,
+                     location);
+}
+
+// float16 holds finite values up to 65504; larger ones would be stored as infinity.
+void check_float16_range(const std::vector<float>& values, int64_t row_size, const std::string& location) {
+  constexpr float kLargestHalf = 65504.0f;
   for (size_t i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      throw Error(location + ": row " + std::to_string(static_cast<int64_t>(i) / row_size) +
-                  " holds a non-finite value (" + std::to_string(values[i]) +
-                  "); the features are broken, extract them again");
+    if (std::fabs(values[i]) > kLargestHalf) {
+      throw Error(location + ": row " + std::to_string(static_cast<int64_t>(i) / row_size) + " holds " +
+                  format_number(values[i]) + ", beyond float16's largest value 65504, so float16 would store "
+                  "infinity; store float32 (--dtype float32)");
     }
   }
 }
@@ -172,6 +202,7 @@ SplitLayout inspect_split(const SplitHandles& handles, const std::string& path, 
                 std::to_string(root.embed_dim) + " from backbone " + root.backbone);
   }
   layout.dtype = stored_dtype(handles.features.get(), features_location);
+  check_dataset_storage(handles.features.get(), features_location);
 
   const std::string labels_location = where(path, prefix + "/labels");
   const std::vector<int64_t> label_shape = dataset_shape(handles.labels.get(), 1, labels_location);
@@ -183,6 +214,7 @@ SplitLayout inspect_split(const SplitHandles& handles, const std::string& path, 
     throw Error(labels_location + ": has " + std::to_string(label_shape[0]) + " rows, but features has " +
                 std::to_string(layout.rows));
   }
+  check_dataset_storage(handles.labels.get(), labels_location);
   const std::string paths_location = where(path, prefix + "/paths");
   const std::vector<int64_t> path_shape = dataset_shape(handles.paths.get(), 1, paths_location);
   if (path_shape[0] != layout.rows) {
@@ -204,6 +236,7 @@ SplitLayout inspect_split(const SplitHandles& handles, const std::string& path, 
     if (stored_dtype(handles.views.get(), views_location) != layout.dtype) {
       throw Error(views_location + ": has a different dtype from " + prefix + "/features");
     }
+    check_dataset_storage(handles.views.get(), views_location);
     layout.num_views = views_shape[0];
   }
   return layout;
@@ -226,20 +259,60 @@ SplitHandles open_split(hid_t dataset_group, const std::string& path, const std:
   return handles;
 }
 
-// Reads a float16 or float32 dataset of `count` values into float32.
-std::vector<float> read_floats(hid_t dataset, FeatureDtype dtype, size_t count, const std::string& location) {
-  std::vector<float> values(count);
+// Reads `rows` rows from `first_row` of a float16 or float32 dataset of rank 2 ([N, D]) or 3 ([V, N, D],
+// every view) into float32, row-major.
+std::vector<float> read_floats(hid_t dataset, FeatureDtype dtype, int64_t first_row, int64_t rows,
+                               const std::string& location) {
+  Hdf5Handle file_space(H5Dget_space(dataset), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(file_space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(file_space.get(), dims.data(), nullptr);
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[dims.size() - 2] = static_cast<hsize_t>(first_row);
+  count[dims.size() - 2] = static_cast<hsize_t>(rows);
+  check_hdf5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+             location, "selecting rows");
+  size_t total = 1;
+  for (const hsize_t n : count) total *= static_cast<size_t>(n);
+  Hdf5Handle memory_space(H5Screate_simple(rank, count.data(), nullptr), H5Sclose);
+  std::vector<float> values(total);
+  if (total == 0) return values;
   if (dtype == FeatureDtype::float32) {
-    check_hdf5(H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), location,
-               "reading the values");
+    check_hdf5(H5Dread(dataset, H5T_NATIVE_FLOAT, memory_space.get(), file_space.get(), H5P_DEFAULT, values.data()),
+               location, "reading the values");
     return values;
   }
-  std::vector<uint16_t> halves(count);
+  std::vector<uint16_t> halves(total);
   Hdf5Handle memory_type = float16_type(true);
-  check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, halves.data()), location,
-             "reading the values");
-  float16_to_float32(halves.data(), values.data(), count);
+  check_hdf5(H5Dread(dataset, memory_type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT, halves.data()),
+             location, "reading the values");
+  float16_to_float32(halves.data(), values.data(), total);
   return values;
+}
+
+std::vector<int32_t> read_labels_range(hid_t dataset, int64_t first_row, int64_t rows, int64_t num_classes,
+                                       const std::string& location) {
+  Hdf5Handle file_space(H5Dget_space(dataset), H5Sclose);
+  const hsize_t start = static_cast<hsize_t>(first_row), count = static_cast<hsize_t>(rows);
+  check_hdf5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr), location,
+             "selecting rows");
+  Hdf5Handle memory_space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  std::vector<int64_t> labels(static_cast<size_t>(rows));
+  if (rows > 0) {
+    check_hdf5(H5Dread(dataset, H5T_NATIVE_INT64, memory_space.get(), file_space.get(), H5P_DEFAULT, labels.data()),
+               location, "reading the labels");
+  }
+  std::vector<int32_t> result;
+  result.reserve(labels.size());
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] < 0 || labels[i] >= num_classes) {
+      throw Error(location + ": row " + std::to_string(first_row + static_cast<int64_t>(i)) + " has label " +
+                  std::to_string(labels[i]) + ", outside [0, " + std::to_string(num_classes) +
+                  ") given num_classes = " + std::to_string(num_classes));
+    }
+    result.push_back(static_cast<int32_t>(labels[i]));
+  }
+  return result;
 }
 
 }  // namespace
@@ -251,26 +324,33 @@ std::string dtype_name(FeatureDtype dtype) { return dtype == FeatureDtype::float
 
 struct FeatureStoreWriter::Impl {
   std::string path;        // where the store ends up
-  std::string write_path;  // the temporary name while creating; `path` when appending
+  std::string write_path;  // the temporary file written, published to `path` by close()
   WriteMode mode = WriteMode::create;
   RootInfo root;
   FeatureDtype dtype = FeatureDtype::float32;
+  std::unique_ptr<FileLock> lock;  // one writer of `path` at a time
   Hdf5Handle file;
   bool closed = false;
-  bool write_failed = false;  // a write_dataset call threw: the destructor then discards a new store
 
   void write(const DatasetFeatures& dataset);
   void validate(const DatasetFeatures& dataset) const;
   void write_split(hid_t dataset_group, const std::string& prefix, const SplitFeatures& split) const;
   void write_floats(hid_t parent, const std::string& name, const std::vector<hsize_t>& dims,
                     const std::vector<float>& values, const std::string& location) const;
+  // Drops the temporary file without publishing it; the store at `path` stays as it was.
+  void discard() {
+    closed = true;
+    file.abandon();  // never closed: see prepare_hdf5
+    remove_file_quietly(write_path);
+  }
 };
 
 FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::string& backbone,
                                        int64_t embed_dim, FeatureDtype dtype, WriteMode mode)
     : impl_(std::make_unique<Impl>()) {
-  silence_hdf5_errors();
+  prepare_hdf5();
   if (backbone.empty()) throw Error(path + ": the backbone name is empty; name it (e.g. ViT-B/16)");
+  require_utf8(backbone, path + ": the backbone name", "name it in UTF-8 (e.g. ViT-B/16)");
   if (embed_dim <= 0) {
     throw Error(path + ": embed_dim " + std::to_string(embed_dim) + " is not a positive dimension");
   }
@@ -278,23 +358,42 @@ FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::strin
   impl_->mode = mode;
   impl_->dtype = dtype;
   impl_->root = {backbone, embed_dim};
+  impl_->lock = std::make_unique<FileLock>(path, "writing");
+  // Holding the lock, every temporary file of `path` from this host belongs to a process that died.
+  remove_stale_temporaries(path);
+  impl_->write_path = temporary_path_for(path);
   if (mode == WriteMode::append) {
-    impl_->write_path = path;
-    impl_->file = open_hdf5_file(path, true, kWhatItIs);
-    const RootInfo existing = read_root(impl_->file.get(), path);
-    if (existing.backbone != backbone || existing.embed_dim != embed_dim) {
-      throw Error(path + ": the store holds backbone " + existing.backbone + " with embed_dim " +
-                  std::to_string(existing.embed_dim) + "; features of backbone " + backbone +
-                  " with D = " + std::to_string(embed_dim) + " belong in another store");
+    // The new dataset goes into a copy, published in place of the store only when complete: a failure
+    // (disk full, a crash) leaves the store exactly as it was.
+    {
+      Hdf5Handle existing_file = open_hdf5_file(path, false, kWhatItIs);
+      const RootInfo existing = read_root(existing_file.get(), path);
+      if (existing.backbone != backbone || existing.embed_dim != embed_dim) {
+        throw Error(path + ": the store holds backbone " + existing.backbone + " with embed_dim " +
+                    std::to_string(existing.embed_dim) + "; features of backbone " + backbone +
+                    " with D = " + std::to_string(embed_dim) + " belong in another store");
+      }
+    }
+    try {
+      copy_file(path, impl_->write_path);
+    } catch (const Error& e) {
+      throw Error(path + ": appending works on a copy of the store beside it, which could not be made: " + e.what());
+    }
+    impl_->file = Hdf5Handle(H5Fopen(impl_->write_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
+    if (!impl_->file.valid()) {
+      remove_file_quietly(impl_->write_path);
+      throw Error(path + ": cannot open a copy of the store for writing" + hdf5_detail_suffix());
     }
     return;
   }
-  impl_->write_path = temporary_path_for(path);
+  if (mode == WriteMode::create && file_exists(path)) {
+    throw Error(path + ": already exists; add datasets to it with --append, or remove it first to start a new store");
+  }
   impl_->file = Hdf5Handle(H5Fcreate(impl_->write_path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
                            H5Fclose);
   if (!impl_->file.valid()) {
-    throw Error(path + ": cannot create the feature store (" + hdf5_error_detail() +
-                "); check that the folder exists and is writable");
+    throw Error(path + ": cannot create the feature store" + hdf5_detail_suffix() +
+                "; check that the folder exists and is writable");
   }
   const std::string location = root_where(path);
   try {
@@ -303,30 +402,24 @@ FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::strin
     write_string_attribute(impl_->file.get(), "backbone", backbone, location);
     write_int_attribute(impl_->file.get(), "embed_dim", embed_dim, location);
   } catch (...) {
-    impl_->file.reset();
-    std::remove(impl_->write_path.c_str());
+    impl_->discard();
     throw;
   }
 }
 
 FeatureStoreWriter::~FeatureStoreWriter() {
-  try {
-    if (impl_->mode == WriteMode::create && impl_->write_failed && !impl_->closed) {
-      impl_->closed = true;
-      impl_->file.reset();
-      std::remove(impl_->write_path.c_str());
-      return;
-    }
-    close();
-  } catch (const std::exception& e) {
-    log_warning(e.what());
-  }
+  if (!impl_->closed) impl_->discard();
 }
 
 void FeatureStoreWriter::Impl::validate(const DatasetFeatures& dataset) const {
   check_dataset_name(path, dataset.name);
   const std::string location = where(path, "/" + dataset.name);
   if (dataset.classnames.empty()) throw Error(location + ": no class names given");
+  for (size_t i = 0; i < dataset.classnames.size(); ++i) {
+    require_utf8(dataset.classnames[i], location + "/classnames: class " + std::to_string(i),
+                 "class names must be UTF-8 text");
+  }
+  require_utf8(dataset.prompt_template, location + ": the template", "templates must be UTF-8 text");
   check_template(dataset.prompt_template, location);
   if (dataset.splits.empty()) throw Error(location + ": no splits given (train, val, test)");
   const int64_t num_classes = static_cast<int64_t>(dataset.classnames.size());
@@ -342,7 +435,8 @@ void FeatureStoreWriter::Impl::validate(const DatasetFeatures& dataset) const {
       throw Error(where(path, prefix + "/features") + ": " + std::to_string(split.features.size()) +
                   " values given for shape " + format_shape({split.rows, split.dim}));
     }
-    check_finite(split.features, split.dim, where(path, prefix + "/features"));
+    check_feature_rows(split.features, split.dim, where(path, prefix + "/features"));
+    if (dtype == FeatureDtype::float16) check_float16_range(split.features, split.dim, where(path, prefix + "/features"));
     if (static_cast<int64_t>(split.labels.size()) != split.rows) {
       throw Error(where(path, prefix + "/labels") + ": has " + std::to_string(split.labels.size()) +
                   " rows, but features has " + std::to_string(split.rows));
@@ -366,7 +460,12 @@ void FeatureStoreWriter::Impl::validate(const DatasetFeatures& dataset) const {
       throw Error(where(path, prefix + "/views") + ": " + std::to_string(split.views.size()) +
                   " values given for shape " + format_shape({split.num_views, split.rows, split.dim}));
     }
-    check_finite(split.views, split.dim, where(path, prefix + "/views"));
+    check_feature_rows(split.views, split.dim, where(path, prefix + "/views"));
+    if (dtype == FeatureDtype::float16) check_float16_range(split.views, split.dim, where(path, prefix + "/views"));
+    for (size_t i = 0; i < split.paths.size(); ++i) {
+      require_utf8(split.paths[i], where(path, prefix + "/paths") + ": row " + std::to_string(i),
+                   "image paths must be UTF-8 text");
+    }
   }
 }
 
@@ -425,45 +524,44 @@ void FeatureStoreWriter::Impl::write_split(hid_t dataset_group, const std::strin
 void FeatureStoreWriter::write_dataset(const DatasetFeatures& dataset) {
   Impl& impl = *impl_;
   if (impl.closed) throw Error(impl.path + ": the feature store writer is already closed");
+  impl.validate(dataset);  // before anything is written: a mistake leaves the temporary file intact
   try {
     impl.write(dataset);
   } catch (...) {
-    impl.write_failed = true;
+    impl.discard();  // a half-written dataset never reaches the store
     throw;
   }
 }
 
 void FeatureStoreWriter::Impl::write(const DatasetFeatures& dataset) {
-  validate(dataset);
   const std::string location = where(path, "/" + dataset.name);
   if (link_exists(file.get(), dataset.name)) {
     throw Error(location + ": already in the store; a dataset is written once (use another store or name)");
   }
   Hdf5Handle group = create_group(file.get(), dataset.name, location);
-  try {
-    write_string_dataset(group.get(), "classnames", dataset.classnames, location + "/classnames");
-    write_string_attribute(group.get(), "template", dataset.prompt_template, location);
-    write_int_attribute(group.get(), "num_classes", static_cast<int64_t>(dataset.classnames.size()), location);
-    for (const auto& [split_name, split] : dataset.splits) {
-      write_split(group.get(), "/" + dataset.name + "/" + split_name, split);
-    }
-  } catch (...) {
-    // Leave no half-written dataset behind: readers would otherwise find it incomplete.
-    group.reset();
-    H5Ldelete(file.get(), dataset.name.c_str(), H5P_DEFAULT);
-    throw;
+  write_string_dataset(group.get(), "classnames", dataset.classnames, location + "/classnames");
+  write_string_attribute(group.get(), "template", dataset.prompt_template, location);
+  write_int_attribute(group.get(), "num_classes", static_cast<int64_t>(dataset.classnames.size()), location);
+  for (const auto& [split_name, split] : dataset.splits) {
+    write_split(group.get(), "/" + dataset.name + "/" + split_name, split);
   }
 }
 
 void FeatureStoreWriter::close() {
   Impl& impl = *impl_;
-  if (impl.closed) return;
+  if (impl.closed) throw Error(impl.path + ": the feature store writer is already closed");
+  if (H5Fflush(impl.file.get(), H5F_SCOPE_GLOBAL) < 0) {
+    const std::string detail = hdf5_detail_suffix();
+    impl.discard();
+    throw Error(impl.path + ": could not finish writing the feature store" + detail + "; the store is unchanged");
+  }
   impl.closed = true;
   if (!impl.file.reset()) {
-    if (impl.mode == WriteMode::create) std::remove(impl.write_path.c_str());
-    throw Error(impl.path + ": could not finish writing the feature store (" + hdf5_error_detail() + ")");
+    const std::string detail = hdf5_detail_suffix();
+    remove_file_quietly(impl.write_path);
+    throw Error(impl.path + ": could not finish writing the feature store" + detail + "; the store is unchanged");
   }
-  if (impl.mode == WriteMode::create) publish_file(impl.write_path, impl.path);
+  publish_file(impl.write_path, impl.path, /*replace=*/impl.mode != WriteMode::create);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -541,43 +639,96 @@ std::string FeatureStoreReader::prompt_template(const std::string& dataset) cons
   return read_dataset_header(group.get(), impl_->path, dataset).prompt_template;
 }
 
+// One split opened and checked: what every read of it starts from.
+struct FeatureStoreReader::OpenSplit {
+  Hdf5Handle group;
+  DatasetHeader header;
+  SplitHandles handles;
+  SplitLayout layout;
+  std::string prefix;
+};
+
+FeatureStoreReader::OpenSplit FeatureStoreReader::open(const std::string& dataset, const std::string& split) const {
+  check_split_name(impl_->path, dataset, split);
+  OpenSplit open;
+  open.group = impl_->open_dataset_group(dataset);
+  open.header = read_dataset_header(open.group.get(), impl_->path, dataset);
+  open.prefix = "/" + dataset + "/" + split;
+  open.handles = open_split(open.group.get(), impl_->path, dataset, split);
+  open.layout = inspect_split(open.handles, impl_->path, impl_->root, open.prefix);
+  return open;
+}
+
 SplitFeatures FeatureStoreReader::read_split(const std::string& dataset, const std::string& split) const {
   const std::string& path = impl_->path;
-  check_split_name(path, dataset, split);
-  Hdf5Handle group = impl_->open_dataset_group(dataset);
-  const DatasetHeader header = read_dataset_header(group.get(), path, dataset);
-  const std::string prefix = "/" + dataset + "/" + split;
-  const SplitHandles handles = open_split(group.get(), path, dataset, split);
-  const SplitLayout layout = inspect_split(handles, path, impl_->root, prefix);
-
+  const OpenSplit opened = open(dataset, split);
+  const std::string& prefix = opened.prefix;
   SplitFeatures result;
-  result.rows = layout.rows;
+  result.rows = opened.layout.rows;
   result.dim = impl_->root.embed_dim;
-  const size_t count = static_cast<size_t>(result.rows * result.dim);
-  result.features = read_floats(handles.features.get(), layout.dtype, count, where(path, prefix + "/features"));
-  check_finite(result.features, result.dim, where(path, prefix + "/features"));
-
-  const std::string labels_location = where(path, prefix + "/labels");
-  std::vector<int64_t> labels(static_cast<size_t>(result.rows));
-  check_hdf5(H5Dread(handles.labels.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels.data()),
-             labels_location, "reading the labels");
-  result.labels.reserve(labels.size());
-  for (size_t i = 0; i < labels.size(); ++i) {
-    if (labels[i] < 0 || labels[i] >= header.num_classes) {
-      throw Error(labels_location + ": row " + std::to_string(i) + " has label " + std::to_string(labels[i]) +
-                  ", outside [0, " + std::to_string(header.num_classes) + ") given num_classes = " +
-                  std::to_string(header.num_classes));
-    }
-    result.labels.push_back(static_cast<int32_t>(labels[i]));
-  }
-  result.paths = read_string_dataset(handles.paths.get(), where(path, prefix + "/paths"));
-  if (layout.num_views > 0) {
-    result.num_views = layout.num_views;
-    result.views = read_floats(handles.views.get(), layout.dtype, count * static_cast<size_t>(layout.num_views),
+  result.features = read_floats(opened.handles.features.get(), opened.layout.dtype, 0, result.rows,
+                                where(path, prefix + "/features"));
+  check_feature_rows(result.features, result.dim, where(path, prefix + "/features"));
+  result.labels = read_labels_range(opened.handles.labels.get(), 0, result.rows, opened.header.num_classes,
+                                    where(path, prefix + "/labels"));
+  result.paths = read_string_dataset(opened.handles.paths.get(), where(path, prefix + "/paths"));
+  if (opened.layout.num_views > 0) {
+    result.num_views = opened.layout.num_views;
+    result.views = read_floats(opened.handles.views.get(), opened.layout.dtype, 0, result.rows,
                                where(path, prefix + "/views"));
-    check_finite(result.views, result.dim, where(path, prefix + "/views"));
+    check_feature_rows(result.views, result.dim, where(path, prefix + "/views"));
   }
   return result;
+}
+
+std::vector<int32_t> FeatureStoreReader::read_labels(const std::string& dataset, const std::string& split) const {
+  const OpenSplit opened = open(dataset, split);
+  return read_labels_range(opened.handles.labels.get(), 0, opened.layout.rows, opened.header.num_classes,
+                           where(impl_->path, opened.prefix + "/labels"));
+}
+
+void FeatureStoreReader::for_each_chunk(const std::string& dataset, const std::string& split, int64_t chunk_rows,
+                                        const std::function<void(const SplitChunk&)>& visit) const {
+  if (chunk_rows < 1) throw Error(impl_->path + ": chunks of " + std::to_string(chunk_rows) + " rows");
+  const std::string& path = impl_->path;
+  const OpenSplit opened = open(dataset, split);
+  const std::string features_location = where(path, opened.prefix + "/features");
+  const std::string labels_location = where(path, opened.prefix + "/labels");
+  SplitChunk chunk;
+  chunk.dim = impl_->root.embed_dim;
+  for (int64_t first = 0; first < opened.layout.rows; first += chunk_rows) {
+    chunk.first_row = first;
+    chunk.rows = std::min(chunk_rows, opened.layout.rows - first);
+    chunk.features = read_floats(opened.handles.features.get(), opened.layout.dtype, first, chunk.rows, features_location);
+    check_feature_rows(chunk.features.data(), chunk.rows, chunk.dim, features_location, first);
+    chunk.labels = read_labels_range(opened.handles.labels.get(), first, chunk.rows, opened.header.num_classes,
+                                     labels_location);
+    visit(chunk);
+  }
+}
+
+void FeatureStoreReader::validate(const std::string& dataset) const {
+  const std::string& path = impl_->path;
+  constexpr int64_t kRowsPerRead = 8192;
+  for (const auto& split : kSplitNames) {
+    {
+      Hdf5Handle group = impl_->open_dataset_group(dataset);
+      if (!link_exists(group.get(), split)) continue;
+    }
+    for_each_chunk(dataset, split, kRowsPerRead, [](const SplitChunk&) {});
+    const OpenSplit opened = open(dataset, split);
+    read_string_dataset(opened.handles.paths.get(), where(path, opened.prefix + "/paths"));
+    if (opened.layout.num_views == 0) continue;
+    const std::string views_location = where(path, opened.prefix + "/views");
+    for (int64_t first = 0; first < opened.layout.rows; first += kRowsPerRead) {
+      const int64_t rows = std::min(kRowsPerRead, opened.layout.rows - first);
+      const std::vector<float> views = read_floats(opened.handles.views.get(), opened.layout.dtype, first, rows, views_location);
+      for (int64_t view = 0; view < opened.layout.num_views; ++view) {
+        check_feature_rows(views.data() + view * rows * impl_->root.embed_dim, rows, impl_->root.embed_dim,
+                           views_location + " (view " + std::to_string(view) + ")", first);
+      }
+    }
+  }
 }
 
 }  // namespace pg::storage

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,10 +23,13 @@ enum class FeatureDtype { float16, float32 };
 // "float16" | "float32", as DatasetSummary::dtype spells it.
 std::string dtype_name(FeatureDtype dtype);
 
-// create: a new store (replacing any file at the path once closed; a crash mid-write leaves the old
-// file or none, never half a store). append: add datasets to an existing store, which must have the
-// same backbone and embed_dim.
-enum class WriteMode { create, append };
+// create: a new store at a path where there is none yet. replace: a new store that replaces whatever
+// is at the path once published (for outputs a command owns, such as `synth --force`). append: add datasets to an existing store,
+// which must have the same backbone and embed_dim. Either way the writer works on a temporary file
+// (for append, a copy of the store) and close() publishes it, so a failure or a crash at any point
+// leaves the path as it was: no store, or the old store without the new dataset. One writer per path
+// at a time (a lock file beside it); temporary files left by killed writers are removed.
+enum class WriteMode { create, replace, append };
 
 // One split of one dataset, in split-file order. Features are float32 in memory, row-major.
 struct SplitFeatures {
@@ -36,6 +40,15 @@ struct SplitFeatures {
   std::vector<std::string> paths;
   int64_t num_views = 0;        // 0 when there are no augmented views
   std::vector<float> views;     // [num_views, rows, dim]
+};
+
+// Consecutive rows of one split, as for_each_chunk hands them out.
+struct SplitChunk {
+  int64_t first_row = 0;
+  int64_t rows = 0;
+  int64_t dim = 0;
+  std::vector<float> features;  // [rows, dim]
+  std::vector<int32_t> labels;  // [rows]
 };
 
 struct DatasetFeatures {
@@ -61,11 +74,11 @@ class FeatureStoreWriter {
   FeatureStoreWriter(const std::string& path, const std::string& backbone, int64_t embed_dim,
                      FeatureDtype dtype, WriteMode mode = WriteMode::create);
   ~FeatureStoreWriter();
-  // Validates shapes and label ranges, then writes /<name>. A dataset can be written once.
+  // Validates shapes, label ranges, UTF-8 text, and values (finite, no all-zero row, within float16's
+  // range when storing float16), then writes /<name>. A dataset can be written once.
   void write_dataset(const DatasetFeatures& dataset);
-  // Flushes and closes (and, for a new store, renames it into place). The destructor does the same
-  // and never throws, except that it discards a new store in which a write_dataset call failed, so a
-  // failed import never replaces a good file.
+  // Flushes, closes and publishes the store. Without close() (an exception, a failed write_dataset)
+  // the destructor discards everything written.
   void close();
 
  private:
@@ -85,11 +98,22 @@ class FeatureStoreReader {
   DatasetSummary summary(const std::string& dataset) const;
   std::vector<std::string> classnames(const std::string& dataset) const;
   std::string prompt_template(const std::string& dataset) const;
-  // Reads one split (with views when present), converted to float32.
+  // Reads one split (with views when present), converted to float32. Every read checks that the file
+  // holds the data the split declares, and that values are finite with no all-zero row.
   SplitFeatures read_split(const std::string& dataset, const std::string& split) const;
+  std::vector<int32_t> read_labels(const std::string& dataset, const std::string& split) const;
+  // Streams one split in chunks of at most `chunk_rows` rows (features and labels, checked as above),
+  // so that memory stays bounded whatever the split's size.
+  void for_each_chunk(const std::string& dataset, const std::string& split, int64_t chunk_rows,
+                      const std::function<void(const SplitChunk&)>& visit) const;
+  // Reads and checks everything of one dataset (every row, label, path and view), streaming: what
+  // `features info` runs, so that it accepts exactly what training can read.
+  void validate(const std::string& dataset) const;
 
  private:
   struct Impl;
+  struct OpenSplit;
+  OpenSplit open(const std::string& dataset, const std::string& split) const;
   std::unique_ptr<Impl> impl_;
 };
 

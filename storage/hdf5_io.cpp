@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "common/error.h"
 #include "common/strings.h"
+#include "storage/hdf5_strings.h"
 
 namespace pg::storage {
 
@@ -30,7 +32,13 @@ bool Hdf5Handle::reset() {
   return ok;
 }
 
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void prepare_hdf5() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    H5dont_atexit();  // must precede every other HDF5 call; harmless (ignored) if one came first
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  });
+}
 
 namespace {
 
@@ -40,24 +48,29 @@ herr_t keep_innermost(unsigned n, const H5E_error2_t* error, void* data) {
   return 0;
 }
 
-std::string detail_suffix() {
-  const std::string detail = hdf5_error_detail();
-  return detail.empty() ? "" : " (" + detail + ")";
+// HDF5's messages for failed system calls span lines and list buffers, times and offsets
+// ("file write failed: time = ...\n, filename = ..., error message = 'No space left on device', ...");
+// keep what failed and why.
+std::string one_line(const std::string& detail) {
+  const std::string marker = "error message = '";
+  const size_t at = detail.find(marker);
+  if (at != std::string::npos) {
+    const size_t end = detail.find('\'', at + marker.size());
+    const size_t colon = detail.find(':');
+    const std::string what = colon != std::string::npos && colon < at ? detail.substr(0, colon) : "I/O failed";
+    return what + ": " + detail.substr(at + marker.size(), end == std::string::npos ? std::string::npos : end - at - marker.size());
+  }
+  std::string line = detail;
+  for (char& c : line) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return line;
 }
 
 Hdf5Handle variable_string_type() {
   Hdf5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(type.get(), H5T_VARIABLE);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
-  return type;
-}
-
-// The in-memory type for reading strings stored as `file_type`: the same length kind and character set.
-// HDF5 1.10 cannot convert between ASCII and UTF-8 (h5py writes either), so the cset must match.
-Hdf5Handle memory_string_type(hid_t file_type) {
-  Hdf5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5Tis_variable_str(file_type) > 0 ? H5T_VARIABLE : H5Tget_size(file_type));
-  H5Tset_cset(type.get(), H5Tget_cset(file_type));
   return type;
 }
 
@@ -71,15 +84,20 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
 std::string hdf5_error_detail() {
   std::string detail;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, &detail);
-  return detail;
+  return one_line(detail);
+}
+
+std::string hdf5_detail_suffix() {
+  const std::string detail = hdf5_error_detail();
+  return detail.empty() ? "" : " (" + detail + ")";
 }
 
 void check_hdf5(herr_t status, const std::string& where, const std::string& action) {
-  if (status < 0) throw Error(where + ": " + action + " failed" + detail_suffix());
+  if (status < 0) throw Error(where + ": " + action + " failed" + hdf5_detail_suffix());
 }
 
 Hdf5Handle open_hdf5_file(const std::string& path, bool writable, const std::string& what) {
-  silence_hdf5_errors();
+  prepare_hdf5();
   std::error_code error;
   if (!std::filesystem::exists(path, error)) throw Error(path + ": no such file (expected " + what + ")");
   if (!std::filesystem::is_regular_file(path, error)) {
@@ -91,12 +109,12 @@ Hdf5Handle open_hdf5_file(const std::string& path, bool writable, const std::str
   const htri_t is_hdf5 = H5Fis_hdf5(path.c_str());
   if (is_hdf5 == 0) throw Error(path + ": not an HDF5 file (expected " + what + ")");
   if (is_hdf5 < 0) {
-    throw Error(path + ": cannot be read as HDF5, truncated or unreadable" + detail_suffix() +
+    throw Error(path + ": cannot be read as HDF5, truncated or unreadable" + hdf5_detail_suffix() +
                 "; expected " + what);
   }
   const hid_t file = H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file < 0) {
-    throw Error(path + ": cannot open the HDF5 file, it is truncated or damaged" + detail_suffix() +
+    throw Error(path + ": cannot open the HDF5 file, it is truncated or damaged" + hdf5_detail_suffix() +
                 "; expected " + what + ", write it again");
   }
   return Hdf5Handle(file, H5Fclose);
@@ -112,7 +130,7 @@ Hdf5Handle open_group(hid_t parent, const std::string& name, const std::string& 
   check_hdf5(H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT), where, "reading the object");
   if (info.type != H5O_TYPE_GROUP) throw Error(where + ": is not a group");
   const hid_t group = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
-  if (group < 0) throw Error(where + ": cannot open the group" + detail_suffix());
+  if (group < 0) throw Error(where + ": cannot open the group" + hdf5_detail_suffix());
   return Hdf5Handle(group, H5Gclose);
 }
 
@@ -122,13 +140,13 @@ Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string
   check_hdf5(H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT), where, "reading the object");
   if (info.type != H5O_TYPE_DATASET) throw Error(where + ": is not a dataset");
   const hid_t dataset = H5Dopen2(parent, name.c_str(), H5P_DEFAULT);
-  if (dataset < 0) throw Error(where + ": cannot open the dataset" + detail_suffix());
+  if (dataset < 0) throw Error(where + ": cannot open the dataset" + hdf5_detail_suffix());
   return Hdf5Handle(dataset, H5Dclose);
 }
 
 Hdf5Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
   const hid_t group = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (group < 0) throw Error(where + ": cannot create the group" + detail_suffix());
+  if (group < 0) throw Error(where + ": cannot create the group" + hdf5_detail_suffix());
   return Hdf5Handle(group, H5Gclose);
 }
 
@@ -143,10 +161,10 @@ namespace {
 
 Hdf5Handle open_attribute(hid_t object, const std::string& name, const std::string& where) {
   const htri_t exists = H5Aexists(object, name.c_str());
-  if (exists < 0) throw Error(where + ": cannot read attribute '" + name + "'" + detail_suffix());
+  if (exists < 0) throw Error(where + ": cannot read attribute '" + name + "'" + hdf5_detail_suffix());
   if (exists == 0) throw Error(where + ": attribute '" + name + "' is missing");
   const hid_t attribute = H5Aopen(object, name.c_str(), H5P_DEFAULT);
-  if (attribute < 0) throw Error(where + ": cannot open attribute '" + name + "'" + detail_suffix());
+  if (attribute < 0) throw Error(where + ": cannot open attribute '" + name + "'" + hdf5_detail_suffix());
   return Hdf5Handle(attribute, H5Aclose);
 }
 
@@ -181,26 +199,7 @@ std::string type_class_name(H5T_class_t type_class) {
 
 std::string read_string_attribute(hid_t object, const std::string& name, const std::string& where) {
   Hdf5Handle attribute = open_attribute(object, name, where);
-  Hdf5Handle file_type(H5Aget_type(attribute.get()), H5Tclose);
-  const H5T_class_t type_class = H5Tget_class(file_type.get());
-  if (type_class != H5T_STRING) {
-    throw Error(where + ": attribute '" + name + "' is of type " + type_class_name(type_class) +
-                ", expected a string");
-  }
-  check_single_value(attribute.get(), name, where);
-  Hdf5Handle memory_type = memory_string_type(file_type.get());
-  if (H5Tis_variable_str(file_type.get()) > 0) {
-    char* text = nullptr;
-    check_hdf5(H5Aread(attribute.get(), memory_type.get(), &text), where, "reading attribute '" + name + "'");
-    std::string value = text != nullptr ? text : "";
-    H5free_memory(text);
-    return value;
-  }
-  const size_t size = H5Tget_size(file_type.get());
-  std::string buffer(size, '\0');
-  check_hdf5(H5Aread(attribute.get(), memory_type.get(), buffer.data()), where,
-             "reading attribute '" + name + "'");
-  return std::string(buffer.c_str());  // fixed-length strings are NUL-padded
+  return read_string_attribute_value(attribute.get(), name, where);
 }
 
 int64_t read_int_attribute(hid_t object, const std::string& name, const std::string& where) {
@@ -223,7 +222,7 @@ void write_string_attribute(hid_t object, const std::string& name, const std::st
   Hdf5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Hdf5Handle attribute(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
                        H5Aclose);
-  if (!attribute.valid()) throw Error(where + ": cannot create attribute '" + name + "'" + detail_suffix());
+  if (!attribute.valid()) throw Error(where + ": cannot create attribute '" + name + "'" + hdf5_detail_suffix());
   const char* text = value.c_str();
   check_hdf5(H5Awrite(attribute.get(), type.get(), &text), where, "writing attribute '" + name + "'");
 }
@@ -232,18 +231,18 @@ void write_int_attribute(hid_t object, const std::string& name, int64_t value, c
   Hdf5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
   Hdf5Handle attribute(
       H5Acreate2(object, name.c_str(), H5T_STD_I64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-  if (!attribute.valid()) throw Error(where + ": cannot create attribute '" + name + "'" + detail_suffix());
+  if (!attribute.valid()) throw Error(where + ": cannot create attribute '" + name + "'" + hdf5_detail_suffix());
   check_hdf5(H5Awrite(attribute.get(), H5T_NATIVE_INT64, &value), where, "writing attribute '" + name + "'");
 }
 
 std::vector<int64_t> dataset_shape(hid_t dataset, int rank, const std::string& where) {
   Hdf5Handle space(H5Dget_space(dataset), H5Sclose);
-  if (!space.valid()) throw Error(where + ": cannot read the dataspace" + detail_suffix());
+  if (!space.valid()) throw Error(where + ": cannot read the dataspace" + hdf5_detail_suffix());
   const H5S_class_t space_class = H5Sget_simple_extent_type(space.get());
   std::vector<int64_t> shape;
   if (space_class == H5S_SIMPLE) {
     const int ndims = H5Sget_simple_extent_ndims(space.get());
-    if (ndims < 0) throw Error(where + ": cannot read the dataspace" + detail_suffix());
+    if (ndims < 0) throw Error(where + ": cannot read the dataspace" + hdf5_detail_suffix());
     std::vector<hsize_t> dims(static_cast<size_t>(ndims));
     H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
     shape.assign(dims.begin(), dims.end());
@@ -259,40 +258,14 @@ std::vector<int64_t> dataset_shape(hid_t dataset, int rank, const std::string& w
 
 H5T_class_t dataset_type_class(hid_t dataset, const std::string& where) {
   Hdf5Handle type(H5Dget_type(dataset), H5Tclose);
-  if (!type.valid()) throw Error(where + ": cannot read the datatype" + detail_suffix());
+  if (!type.valid()) throw Error(where + ": cannot read the datatype" + hdf5_detail_suffix());
   return H5Tget_class(type.get());
 }
 
 std::vector<std::string> read_string_dataset(hid_t dataset, const std::string& where) {
-  const std::vector<int64_t> shape = dataset_shape(dataset, 1, where);
-  Hdf5Handle file_type(H5Dget_type(dataset), H5Tclose);
-  const H5T_class_t type_class = H5Tget_class(file_type.get());
-  if (type_class != H5T_STRING) {
-    throw Error(where + ": has type " + type_class_name(type_class) + ", expected strings");
-  }
-  const size_t count = static_cast<size_t>(shape[0]);
-  std::vector<std::string> values;
-  values.reserve(count);
-  if (count == 0) return values;
-  Hdf5Handle memory_type = memory_string_type(file_type.get());
-  if (H5Tis_variable_str(file_type.get()) > 0) {
-    std::vector<char*> pointers(count, nullptr);
-    check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), where,
-               "reading strings");
-    for (char* text : pointers) values.emplace_back(text != nullptr ? text : "");
-    Hdf5Handle space(H5Dget_space(dataset), H5Sclose);
-    H5Dvlen_reclaim(memory_type.get(), space.get(), H5P_DEFAULT, pointers.data());
-    return values;
-  }
-  const size_t size = H5Tget_size(file_type.get());
-  std::vector<char> buffer(count * size);
-  check_hdf5(H5Dread(dataset, memory_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), where,
-             "reading strings");
-  for (size_t i = 0; i < count; ++i) {
-    const char* begin = buffer.data() + i * size;
-    values.emplace_back(begin, strnlen(begin, size));  // NUL-padded, not necessarily NUL-terminated
-  }
-  return values;
+  dataset_shape(dataset, 1, where);
+  check_dataset_storage(dataset, where);
+  return read_strings(dataset, where);
 }
 
 void write_string_dataset(hid_t parent, const std::string& name, const std::vector<std::string>& values,
@@ -303,7 +276,7 @@ void write_string_dataset(hid_t parent, const std::string& name, const std::vect
   Hdf5Handle dataset(
       H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
       H5Dclose);
-  if (!dataset.valid()) throw Error(where + ": cannot create the dataset" + detail_suffix());
+  if (!dataset.valid()) throw Error(where + ": cannot create the dataset" + hdf5_detail_suffix());
   if (values.empty()) return;
   std::vector<const char*> pointers;
   pointers.reserve(values.size());
@@ -312,23 +285,75 @@ void write_string_dataset(hid_t parent, const std::string& name, const std::vect
              "writing strings");
 }
 
-std::string temporary_path_for(const std::string& path) {
-  return path + ".tmp." + std::to_string(::getpid());
-}
-
-void publish_file(const std::string& temporary, const std::string& path) {
-  const int fd = ::open(temporary.c_str(), O_RDONLY);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    const std::string reason = std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    ::unlink(temporary.c_str());
-    throw Error(path + ": could not flush to disk (" + reason + ")");
+void check_dataset_storage(hid_t dataset, const std::string& where) {
+  Hdf5Handle space(H5Dget_space(dataset), H5Sclose);
+  Hdf5Handle type(H5Dget_type(dataset), H5Tclose);
+  Hdf5Handle create_list(H5Dget_create_plist(dataset), H5Pclose);
+  if (!space.valid() || !type.valid() || !create_list.valid()) {
+    throw Error(where + ": cannot read the dataset's layout" + hdf5_detail_suffix());
   }
-  ::close(fd);
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::unlink(temporary.c_str());
-    throw Error(path + ": could not rename " + temporary + " into place (" + reason + ")");
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  if (rank < 0 || (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0)) {
+    throw Error(where + ": cannot read the dataspace" + hdf5_detail_suffix());
+  }
+  // Overflow-safe byte count of the declared extent.
+  long double declared = static_cast<long double>(H5Tget_size(type.get()));
+  for (const hsize_t dim : dims) declared *= static_cast<long double>(dim);
+  if (declared == 0) return;
+  Hdf5Handle file(H5Iget_file_id(dataset), H5Fclose);
+  hsize_t file_size = 0;
+  if (!file.valid() || H5Fget_filesize(file.get(), &file_size) < 0) {
+    throw Error(where + ": cannot read the file size" + hdf5_detail_suffix());
+  }
+  const std::string declared_text = format_shape(std::vector<int64_t>(dims.begin(), dims.end()));
+  switch (H5Pget_layout(create_list.get())) {
+    case H5D_COMPACT:
+      return;  // stored inside the object header, which HDF5 has read and bounded already
+    case H5D_CONTIGUOUS: {
+      const haddr_t offset = H5Dget_offset(dataset);
+      if (offset == HADDR_UNDEF || static_cast<long double>(offset) + declared > static_cast<long double>(file_size)) {
+        throw Error(where + ": declares shape " + declared_text + " but the file (" + std::to_string(file_size) +
+                    " bytes) does not hold its data; the file is truncated or damaged: write it again");
+      }
+      return;
+    }
+    case H5D_CHUNKED: {
+      std::vector<hsize_t> chunk(dims.size());
+      if (H5Pget_chunk(create_list.get(), rank, chunk.data()) != rank) {
+        throw Error(where + ": cannot read the chunk shape" + hdf5_detail_suffix());
+      }
+      long double expected = 1;
+      for (size_t i = 0; i < dims.size(); ++i) {
+        if (chunk[i] == 0) throw Error(where + ": has a chunk dimension of 0; the file is damaged");
+        expected *= static_cast<long double>((dims[i] + chunk[i] - 1) / chunk[i]);
+      }
+      hsize_t written = 0;
+      if (H5Dget_num_chunks(dataset, space.get(), &written) < 0) {
+        throw Error(where + ": cannot count the written chunks" + hdf5_detail_suffix());
+      }
+      if (static_cast<long double>(written) < expected) {
+        throw Error(where + ": declares shape " + declared_text + " (" + std::to_string(static_cast<uint64_t>(expected)) +
+                    " chunks) but only " + std::to_string(written) + " chunks were ever written; the file is "
+                    "incomplete or damaged: write it again");
+      }
+      const hsize_t stored = H5Dget_storage_size(dataset);
+      if (stored > file_size) {
+        throw Error(where + ": claims " + std::to_string(stored) + " bytes of storage in a file of " +
+                    std::to_string(file_size) + "; the file is damaged: write it again");
+      }
+      // Compressed chunks hold more than their bytes, but not without bound: gzip, the strongest
+      // filter h5py users apply, expands at most ~1032 times, and real features far less.
+      constexpr long double kMaxExpansion = 1024;
+      if (declared > kMaxExpansion * static_cast<long double>(std::max<hsize_t>(stored, 1))) {
+        throw Error(where + ": declares shape " + declared_text + " but stores only " + std::to_string(stored) +
+                    " bytes, more than any compression of real data explains; the file is damaged: write it again");
+      }
+      return;
+    }
+    default:
+      throw Error(where + ": uses a storage layout (virtual or external) that promptgrid does not read; store "
+                  "the data in the file itself");
   }
 }
 

@@ -27,16 +27,26 @@ class Hdf5Handle {
   bool valid() const { return id_ >= 0; }
   // Closes now; returns false when HDF5 reported a failure (e.g. a flush that could not be written).
   bool reset();
+  // Forgets the id without closing it: for a file whose writing failed, which HDF5 1.10 cannot close
+  // cleanly (see prepare_hdf5); its temporary file is removed by the caller.
+  void abandon() { id_ = -1; }
 
  private:
   hid_t id_ = -1;
   Closer closer_ = nullptr;
 };
 
-// Turns off HDF5's automatic printing of its error stack: failures become pg::Error messages instead.
-void silence_hdf5_errors();
-// The innermost message on HDF5's current error stack ("truncated file: eof = ..."), or "".
+// Prepares HDF5 for promptgrid; every entry point of storage/ calls it first. It turns off HDF5's
+// automatic printing of its error stack (failures become pg::Error messages instead), and keeps HDF5
+// from installing its exit handler: after a write fails (disk full), HDF5 1.10 can leave a file id
+// that its exit handler then closes a second time, crashing the process after the error was reported.
+// Files that failed to write are abandoned instead (their temporary file is removed).
+void prepare_hdf5();
+// The innermost message on HDF5's current error stack, on one line ("truncated file: eof = ...",
+// "file write failed: No space left on device"), or "".
 std::string hdf5_error_detail();
+// " (<detail>)", or "" when HDF5 reported nothing.
+std::string hdf5_detail_suffix();
 
 // Opens an existing file read-only or read-write; a missing, non-HDF5, truncated or unreadable file is
 // a pg::Error naming `path`. `what` says what the file should be ("a promptgrid feature store").
@@ -49,8 +59,9 @@ Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string
 Hdf5Handle create_group(hid_t parent, const std::string& name, const std::string& where);
 std::vector<std::string> child_names(hid_t group, const std::string& where);
 
-// Scalar attributes. Strings may be variable- or fixed-length (h5py writes either); integers any
-// integer type. A missing attribute or a wrong type or shape names the attribute.
+// Scalar attributes. Strings may be variable- or fixed-length (h5py writes either) and are read as
+// storage/hdf5_strings.h does; integers any integer type. A missing attribute or a wrong type or
+// shape names the attribute.
 std::string read_string_attribute(hid_t object, const std::string& name, const std::string& where);
 int64_t read_int_attribute(hid_t object, const std::string& name, const std::string& where);
 void write_string_attribute(hid_t object, const std::string& name, const std::string& value,
@@ -62,7 +73,8 @@ std::vector<int64_t> dataset_shape(hid_t dataset, int rank, const std::string& w
 H5T_class_t dataset_type_class(hid_t dataset, const std::string& where);
 std::string type_class_name(H5T_class_t type_class);
 
-// 1-D string datasets (variable-length UTF-8 when written; fixed-length accepted when read).
+// 1-D string datasets (variable-length UTF-8 when written; fixed-length accepted when read, and read
+// as storage/hdf5_strings.h does). Checks first that the file holds the data the dataset declares.
 std::vector<std::string> read_string_dataset(hid_t dataset, const std::string& where);
 void write_string_dataset(hid_t parent, const std::string& name, const std::vector<std::string>& values,
                           const std::string& where);
@@ -70,9 +82,10 @@ void write_string_dataset(hid_t parent, const std::string& name, const std::vect
 // Throws a pg::Error "<where>: <action> failed (<HDF5 detail>)" when `status` is negative.
 void check_hdf5(herr_t status, const std::string& where, const std::string& action);
 
-// Makes a finished temporary file durable and moves it to `path` atomically (fsync, then rename).
-void publish_file(const std::string& temporary, const std::string& path);
-// A temporary name beside `path` for write-then-rename.
-std::string temporary_path_for(const std::string& path);
+// Checks that the file really holds the data a dataset declares, before anything of that size is
+// allocated: a contiguous dataset's bytes lie inside the file, every chunk of a chunked one was
+// written. A header that declares 2^30 rows over a few kilobytes is an error naming the dataset,
+// not an allocation of gigabytes filled with the fill value.
+void check_dataset_storage(hid_t dataset, const std::string& where);
 
 }  // namespace pg::storage

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "common/strings.h"
 #include "storage/hdf5_io.h"
 
@@ -66,6 +67,7 @@ NamedTensor read_tensor(hid_t file, const std::string& name, const std::string& 
   NamedTensor tensor;
   tensor.name = name;
   tensor.shape = dataset_shape(dataset.get(), -1, location);
+  check_dataset_storage(dataset.get(), location);
   Hdf5Handle type(H5Dget_type(dataset.get()), H5Tclose);
   const H5T_class_t type_class = H5Tget_class(type.get());
   if (type_class != H5T_FLOAT || H5Tget_size(type.get()) != 4) {
@@ -96,7 +98,7 @@ const NamedTensor& PromptFile::tensor(const std::string& name) const {
 
 void write_prompt_file(const std::string& path, const std::string& task_json,
                        const std::vector<NamedTensor>& tensors) {
-  silence_hdf5_errors();
+  prepare_hdf5();
   check_task_json(task_json, root_where(path));
   std::set<std::string> names;
   for (const auto& tensor : tensors) {
@@ -108,25 +110,26 @@ void write_prompt_file(const std::string& path, const std::string& task_json,
     check_tensor_values(tensor, location);
   }
 
-  const std::string temporary = temporary_path_for(path);
-  Hdf5Handle file(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
-  if (!file.valid()) {
-    throw Error(path + ": cannot create the prompt file (" + hdf5_error_detail() +
-                "); check that the folder exists and is writable");
+  // Built in memory (HDF5's core driver, no backing file), then written by the file layer: HDF5 never
+  // writes to disk here, so a full disk is one clean error and never a half-written file.
+  Hdf5Handle access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  check_hdf5(H5Pset_fapl_core(access.get(), size_t{1} << 20, /*backing_store=*/0), path, "preparing an in-memory file");
+  Hdf5Handle file(H5Fcreate((path + " (in memory)").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose);
+  if (!file.valid()) throw Error(path + ": cannot create the prompt file" + hdf5_detail_suffix());
+  const std::string location = root_where(path);
+  write_string_attribute(file.get(), "format", kFormat, location);
+  write_int_attribute(file.get(), "format_version", kFormatVersion, location);
+  write_string_attribute(file.get(), "task", task_json, location);
+  for (const auto& tensor : tensors) write_tensor(file.get(), tensor, tensor_where(path, tensor.name));
+  check_hdf5(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), path, "finishing the prompt file");
+  const ssize_t size = H5Fget_file_image(file.get(), nullptr, 0);
+  if (size <= 0) throw Error(path + ": cannot take the in-memory prompt file" + hdf5_detail_suffix());
+  std::string image(static_cast<size_t>(size), '\0');
+  if (H5Fget_file_image(file.get(), image.data(), image.size()) != size) {
+    throw Error(path + ": cannot take the in-memory prompt file" + hdf5_detail_suffix());
   }
-  try {
-    const std::string location = root_where(path);
-    write_string_attribute(file.get(), "format", kFormat, location);
-    write_int_attribute(file.get(), "format_version", kFormatVersion, location);
-    write_string_attribute(file.get(), "task", task_json, location);
-    for (const auto& tensor : tensors) write_tensor(file.get(), tensor, tensor_where(path, tensor.name));
-    if (!file.reset()) throw Error(path + ": could not finish writing the prompt file (" + hdf5_error_detail() + ")");
-  } catch (...) {
-    file.reset();
-    std::remove(temporary.c_str());
-    throw;
-  }
-  publish_file(temporary, path);
+  file.reset();
+  write_file_atomic(path, image);
 }
 
 PromptFile read_prompt_file(const std::string& path) {

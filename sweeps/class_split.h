@@ -20,12 +20,12 @@ std::string subsample_name(Subsample subsample);
 struct ClassSelection {
   Subsample subsample = Subsample::kAll;
   // The selected original labels in new-label order: new label i is original label labels[i], so
-  // class names are classnames[labels[i]]. For kAll this is 0..n-1 (labels are kept as they are).
+  // class names are classnames[labels[i]]. For kAll: the labels present, sorted (items keep their
+  // labels, as CoCoOp's subsample_classes("all") returns its input unchanged).
   std::vector<int> labels;
 };
 
 // Selects from the labels of the train set the subsample is defined on (one entry per train item).
-// kAll requires the train labels to be exactly 0..n-1, since it keeps labels unchanged.
 ClassSelection select_classes(const std::vector<int>& train_labels, Subsample subsample);
 
 struct LabelledIndex {

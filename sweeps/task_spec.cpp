@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/hash.h"
+#include "common/utf8.h"
 #include "sweeps/catalog.h"
 
 namespace pg::sweeps {
@@ -23,8 +24,14 @@ void TaskSpec::resolve() {
   require_one_of("method", method, {"coop", "zeroshot"});
   require_one_of("protocol", protocol, {"fewshot", "base2novel"});
   if (dataset.empty()) throw Error("task field 'dataset' is empty; name a dataset of the feature store");
+  require_utf8(dataset, "task field 'dataset'", "name the dataset in UTF-8");
+  require_utf8(coop.ctx_init, "task field 'ctx_init'", "give the init words in UTF-8");
   if (method == "zeroshot") return;
   if (shots < 1) throw Error("task field 'shots' is " + std::to_string(shots) + "; use 1 or more");
+  if (seed < 0) {
+    throw Error("task field 'seed' is " + std::to_string(seed) + "; seeds are integers from 0 to 2^63 - 1 "
+                "(CPython's random.seed(-n) is random.seed(n): pass the absolute value)");
+  }
   require_one_of("class_token_position", coop.class_token_position, {"end", "middle", "front"});
   require_one_of("precision", coop.precision, {"fp32", "fp16", "bf16"});
   if (coop.n_ctx < 1 && coop.ctx_init.empty()) throw Error("task field 'n_ctx' must be 1 or more");
@@ -35,7 +42,8 @@ void TaskSpec::resolve() {
 }
 
 nlohmann::json TaskSpec::to_json() const {
-  nlohmann::json json = {{"method", method}, {"protocol", protocol}, {"dataset", dataset}, {"backbone", backbone}};
+  nlohmann::json json = {{"method", method}, {"protocol", protocol}, {"dataset", dataset}, {"backbone", backbone},
+                         {"inputs", {{"features", features_digest}, {"checkpoint", checkpoint_digest}}}};
   if (method == "coop") {
     json["shots"] = shots;
     json["seed"] = seed;
@@ -59,9 +67,13 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& json) {
     spec.protocol = json.at("protocol").get<std::string>();
     spec.dataset = json.at("dataset").get<std::string>();
     spec.backbone = json.value("backbone", "");
+    if (json.contains("inputs")) {
+      spec.features_digest = json.at("inputs").value("features", "");
+      spec.checkpoint_digest = json.at("inputs").value("checkpoint", "");
+    }
     if (spec.method == "coop") {
       spec.shots = json.at("shots").get<int>();
-      spec.seed = json.at("seed").get<int>();
+      spec.seed = json.at("seed").get<int64_t>();
       const auto& coop = json.at("coop");
       spec.coop.n_ctx = coop.at("n_ctx").get<int>();
       spec.coop.ctx_init = coop.at("ctx_init").get<std::string>();

@@ -4,6 +4,7 @@
 // so re-running a sweep finds finished tasks and a changed setting gets a new id.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -26,8 +27,13 @@ struct TaskSpec {
   std::string dataset;
   std::string backbone;              // of the feature store the task reads
   int shots = 16;                    // coop only
-  int seed = 1;                      // coop only
+  int64_t seed = 1;                  // coop only; 0 <= seed < 2^63 (CPython's seed(-n) is seed(n))
   CoOpSettings coop;                 // coop only
+  // What the task read, by content: a digest of the dataset in the feature store and of the text
+  // tower's weights (16 hex digits each, filled by the runner). The same spec on other features or
+  // other weights is another task with another id, so its record never replaces this one's.
+  std::string features_digest;
+  std::string checkpoint_digest;
 
   // Fills defaults that depend on other fields (epochs from the catalog) and checks every field;
   // a pg::Error names the field and the allowed values.

@@ -37,18 +37,47 @@ double accuracy_percent(const torch::Tensor& text_features, const torch::Tensor&
     throw Error("evaluation: batch_size = " + std::to_string(batch_size) + " must be at least 1");
   }
 
-  torch::NoGradGuard no_grad;
-  const torch::Tensor weights = classifier_weights(text_features);
-  const torch::Device device = weights.device();
-  torch::Tensor correct = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+  AccuracyCounter counter(text_features);
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     const int64_t end = std::min(n, begin + batch_size);
-    const torch::Tensor images = image_features.slice(0, begin, end).to(device, torch::kFloat32);
-    const torch::Tensor scores = (images / images.norm(2, {-1}, true)).matmul(weights.t());
-    const torch::Tensor predicted = scores.argmax(1);  // the first maximum: ties go to the lowest index
-    correct += predicted.eq(labels.slice(0, begin, end).to(device, torch::kInt64)).sum();
+    counter.add(image_features.slice(0, begin, end), labels.slice(0, begin, end));
   }
-  return 100.0 * static_cast<double>(correct.item<int64_t>()) / static_cast<double>(n);
+  return counter.percent();
+}
+
+AccuracyCounter::AccuracyCounter(const torch::Tensor& text_features) {
+  if (!text_features.defined() || text_features.dim() != 2 || text_features.size(0) < 1) {
+    throw Error("evaluation: text features have shape " +
+                (text_features.defined() ? format_shape(text_features.sizes().vec()) : std::string("none")) +
+                ", expected [C, E] with at least one class");
+  }
+  torch::NoGradGuard no_grad;
+  weights_ = classifier_weights(text_features.detach());
+}
+
+void AccuracyCounter::add(const torch::Tensor& image_features, const torch::Tensor& targets) {
+  const int64_t classes = weights_.size(0);
+  if (image_features.dim() != 2 || image_features.size(1) != weights_.size(1) || targets.dim() != 1 ||
+      targets.size(0) != image_features.size(0) || targets.is_floating_point()) {
+    throw Error("evaluation: image features " + format_shape(image_features.sizes().vec()) + " and targets " +
+                format_shape(targets.sizes().vec()) + " do not fit a classifier of " + std::to_string(classes) +
+                " classes of dimension " + std::to_string(weights_.size(1)));
+  }
+  const int64_t n = image_features.size(0);
+  if (n == 0) return;
+  torch::NoGradGuard no_grad;
+  const torch::Device device = weights_.device();
+  const torch::Tensor images = image_features.to(device, torch::kFloat32);
+  const torch::Tensor wanted = targets.to(device, torch::kInt64);
+  const torch::Tensor scores = (images / images.norm(2, {-1}, true)).matmul(weights_.t());
+  const torch::Tensor predicted = scores.argmax(1);  // the first maximum: ties go to the lowest index
+  correct_ += predicted.eq(wanted).sum().item<int64_t>();  // a target of -1 never matches
+  total_ += n;
+}
+
+double AccuracyCounter::percent() const {
+  if (total_ == 0) throw Error("evaluation: no test image to score; the test split has no images of these classes");
+  return 100.0 * static_cast<double>(correct_) / static_cast<double>(total_);
 }
 
 torch::Tensor coop_text_features(CoOpPromptLearner& learner, TextEncoder& encoder) {

@@ -21,6 +21,26 @@ torch::Tensor classifier_weights(const torch::Tensor& text_features);
 double accuracy_percent(const torch::Tensor& text_features, const torch::Tensor& image_features,
                         const torch::Tensor& labels, int64_t batch_size = 4096);
 
+// Top-1 accuracy accumulated over chunks of test images, so that the test split is streamed and never
+// held whole. Targets are class indices of the classifier; -1 marks an image of a class the
+// classifier does not have, which is scored as an error (as Dassl scores every test image).
+class AccuracyCounter {
+ public:
+  // text_features [C, E]; the counter keeps their normalized float32 copy on their device.
+  explicit AccuracyCounter(const torch::Tensor& text_features);
+  // image_features [N, E] (any device and float dtype), targets [N] integers in [-1, C).
+  void add(const torch::Tensor& image_features, const torch::Tensor& targets);
+  int64_t correct() const { return correct_; }
+  int64_t total() const { return total_; }
+  // 100 * correct / total; a pg::Error when no image was added.
+  double percent() const;
+
+ private:
+  torch::Tensor weights_;
+  int64_t correct_ = 0;
+  int64_t total_ = 0;
+};
+
 // The learned classifier: text features [n_cls, E] float32 (not normalized) of the learner's prompts,
 // without autograd, in the encoder's dtype and on its device (the learner must be on that device).
 torch::Tensor coop_text_features(CoOpPromptLearner& learner, TextEncoder& encoder);

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <memory>
 
+#include <unistd.h>
+
 #include "common/error.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/task_runner.h"
@@ -106,6 +108,60 @@ Timing time_steps(const BenchOptions& options, bool truncate) {
   return timing;
 }
 
+// Bytes a step needs, roughly: float32 weights, plus activations kept for the backward pass (about 24
+// values per token, width and layer: attention, MLP and norms).
+double step_bytes(const BenchOptions& options) {
+  const double w = static_cast<double>(options.width);
+  const double weights = 4.0 * (12.0 * w * w * static_cast<double>(options.layers) + 514.0 * w + 77.0 * w);
+  const double tokens = static_cast<double>(options.classes) * static_cast<double>(1 + options.n_ctx + options.name_tokens + 2);
+  const double activations = 4.0 * 24.0 * tokens * w * static_cast<double>(options.layers);
+  return weights + activations;
+}
+
+void require_range(const char* name, int64_t value, int64_t low, int64_t high) {
+  if (value < low || value > high) {
+    throw Error("bench: " + std::string(name) + " " + std::to_string(value) + " is outside [" + std::to_string(low) +
+                ", " + std::to_string(high) + "]");
+  }
+}
+
+// Every size is checked before LibTorch sees it: an impossible one is a message, not an allocation
+// failure with a C++ backtrace.
+void check_bench_options(const BenchOptions& options) {
+  require_range("--width", options.width, 1, 16384);
+  require_range("--layers", options.layers, 1, 256);
+  require_range("--heads", options.heads, 0, options.width);
+  require_range("--embed-dim", options.embed_dim, 1, 16384);
+  require_range("--classes", options.classes, 1, 1'000'000);
+  require_range("--n-ctx", options.n_ctx, 1, 70);
+  require_range("--name-tokens", options.name_tokens, 1, 74 - options.n_ctx);  // SOT, ctx, name, ".", EOT fit in 77
+  require_range("--batch", options.batch, 1, 1'000'000);
+  require_range("--steps", options.steps, 1, 1'000'000);
+  require_range("--warmup", options.warmup, 0, 1'000'000);
+  const int64_t heads = options.heads > 0 ? options.heads : std::max<int64_t>(1, options.width / 64);
+  if (options.width % heads != 0) {
+    throw Error("bench: --width " + std::to_string(options.width) + " is not divisible by " + std::to_string(heads) +
+                " heads; pick --heads that divides it");
+  }
+  if (options.truncate != "both" && options.truncate != "on" && options.truncate != "off") {
+    throw Error("bench: --truncate '" + options.truncate + "': use both, on or off");
+  }
+  if (options.precision != "fp32" && options.precision != "fp16" && options.precision != "bf16") {
+    throw Error("bench: --precision '" + options.precision + "': use fp32, fp16 or bf16");
+  }
+  if (options.device == "cpu") {
+    const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+    const double needed = step_bytes(options);
+    if (needed > 0.8 * memory) {
+      char text[160];
+      std::snprintf(text, sizeof text, "bench: this tower and class count need about %.1f GiB, more than this "
+                    "machine's %.1f GiB; use a smaller --width, --layers or --classes", needed / (1 << 30),
+                    memory / (1 << 30));
+      throw Error(text);
+    }
+  }
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
@@ -130,15 +186,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--truncate", options->truncate, "both | on | off")->default_val("both");
   add_threads_option(*command, options->threads);
   command->callback([options] {
-    if (options->steps < 1 || options->warmup < 0 || options->classes < 1 || options->name_tokens < 1) {
-      throw Error("bench: --steps, --classes and --name-tokens must be positive and --warmup not negative");
-    }
-    if (options->truncate != "both" && options->truncate != "on" && options->truncate != "off") {
-      throw Error("bench: --truncate '" + options->truncate + "': use both, on or off");
-    }
-    if (options->precision != "fp32" && options->precision != "fp16" && options->precision != "bf16") {
-      throw Error("bench: --precision '" + options->precision + "': use fp32, fp16 or bf16");
-    }
+    check_bench_options(*options);
     set_torch_threads(options->threads);
     std::printf("text tower width %lld, %lld layers, %lld classes, n_ctx %lld, %lld name tokens, batch %lld, %s on %s (%d threads)\n",
                 static_cast<long long>(options->width), static_cast<long long>(options->layers),

@@ -58,6 +58,7 @@ void add_demo_command(CLI::App& app) {
     SyntheticBenchmarkOptions synthetic;
     synthetic.out_dir = args->out_dir + "/synthetic";
     synthetic.datasets = split(args->datasets, ',');
+    synthetic.force = true;  // the demo owns <out>/synthetic and writes it anew (it is deterministic)
     const SyntheticBenchmarkFiles files = write_synthetic_benchmark(synthetic);
 
     RunnerOptions runner_options;
@@ -92,13 +93,15 @@ void add_demo_command(CLI::App& app) {
       if (spec.contains("shots")) {
         const int shots = spec["shots"].get<int>();
         line += " " + std::to_string(shots) + (shots == 1 ? " shot" : " shots") + ", seed " +
-                std::to_string(spec["seed"].get<int>());
+                std::to_string(spec["seed"].get<int64_t>());
       }
       if (record["status"] == "ok") {
         char accuracy[32];
         std::snprintf(accuracy, sizeof accuracy, "%.2f%%", record["metrics"]["accuracy"].get<double>());
-        line += ": " + std::string(accuracy) + " in " +
-                std::to_string(static_cast<int>(record["timings"]["total_s"].get<double>() + 0.5)) + " s";
+        line += ": " + std::string(accuracy) +
+                (record.value("reused", false)
+                     ? std::string(" (finished before)")
+                     : " in " + std::to_string(static_cast<int>(record["timings"]["total_s"].get<double>() + 0.5)) + " s");
       } else {
         line += ": FAILED: " + record["error"].get<std::string>();
       }

@@ -32,6 +32,7 @@ void add_synth_command(CLI::App& app) {
   command->add_option("--context-std", args->options.hidden_context_std,
                       "Std of the hidden context's vectors (larger: zero-shot prompts are further from the truth)")
       ->default_val(args->options.hidden_context_std);
+  command->add_flag("--force", args->options.force, "Replace the files of an earlier benchmark in --out");
   add_threads_option(*command, args->threads);
   command->callback([args] {
     set_torch_threads(args->threads);

@@ -14,6 +14,7 @@ void add_train_command(CLI::App& app) {
   struct Arguments {
     RunnerOptions runner;
     sweeps::TaskSpec spec;
+    bool rerun = false;
     int threads = 0;
   };
   auto args = std::make_shared<Arguments>();
@@ -30,7 +31,8 @@ void add_train_command(CLI::App& app) {
                       "fewshot (all classes) | base2novel (train on the base half, test on base and novel)")
       ->default_val("fewshot");
   command->add_option("--shots", args->spec.shots, "Training images per class (CoOp)")->default_val(16);
-  command->add_option("--seed", args->spec.seed, "Seed of the few-shot sample, context init and batch order")
+  command->add_option("--seed", args->spec.seed,
+                      "Seed of the few-shot sample, context init and batch order (0 to 2^63 - 1)")
       ->default_val(1);
   command->add_option("--n-ctx", args->spec.coop.n_ctx, "Number of context vectors (ignored with --ctx-init)")
       ->default_val(16);
@@ -55,11 +57,13 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("--out", args->runner.out_dir, "Folder for the result record and learned prompt")->required();
   command->add_option("--device", args->runner.device, "cpu | cuda | cuda:N")->default_val("cpu");
+  command->add_flag("--rerun", args->rerun,
+                    "Run the task even if its finished record exists (a failed rerun never replaces it)");
   add_threads_option(*command, args->threads);
   command->callback([args] {
     set_torch_threads(args->threads);
     TaskRunner runner(args->runner);
-    const nlohmann::json record = runner.run(args->spec);
+    const nlohmann::json record = runner.run(args->spec, args->rerun);
     const std::string record_path = args->runner.out_dir + "/" + record["task_id"].get<std::string>() + ".json";
     if (record["status"] != "ok") {
       throw Error("task " + record["task_id"].get<std::string>() + " failed: " + record["error"].get<std::string>() +
@@ -69,6 +73,12 @@ void add_train_command(CLI::App& app) {
               << " " << record["spec"]["dataset"].get<std::string>();
     for (const auto& [name, value] : record["metrics"].items()) std::cout << " " << name << "=" << value.get<double>();
     std::cout << "\nrecord: " << record_path << std::endl;
+    if (record.value("reused", false)) {
+      std::cout << "(finished before with the same spec and inputs; --rerun runs it again)" << std::endl;
+    }
+    for (const auto& warning : record.value("warnings", nlohmann::json::array())) {
+      std::cerr << "promptgrid: warning: " << warning.get<std::string>() << std::endl;
+    }
   });
 }
 

@@ -150,7 +150,8 @@ TEST_F(FeatureStoreTest, RoundTripFloat16ExactAndRounded) {
   {
     FeatureStoreWriter writer(path, "RN50", kDim, FeatureDtype::float16);
     writer.write_dataset(dataset);
-  }  // the destructor closes and publishes
+    writer.close();
+  }
   const SplitFeatures got = FeatureStoreReader(path).read_split("dtd", "test");
   for (const size_t i : {0u, 1u, 2u, 3u, 8u, 9u}) {
     uint32_t want, have;
@@ -180,6 +181,7 @@ TEST_F(FeatureStoreTest, AppendAddsADataset) {
   {
     FeatureStoreWriter writer(path, "ViT-B/16", kDim, FeatureDtype::float16, WriteMode::append);
     writer.write_dataset(make_dataset("eurosat"));
+    writer.close();
   }
   FeatureStoreReader reader(path);
   EXPECT_EQ(reader.datasets(), (std::vector<std::string>{"dtd", "eurosat"}));

@@ -198,13 +198,13 @@ TEST(ClassSplit, AllKeepsItemsAndLabels) {
   EXPECT_EQ(kept[2].label, 5);
 }
 
-TEST(ClassSplit, AllRejectsTrainSetsWithMissingLabels) {
-  try {
-    select_classes({0, 2}, Subsample::kAll);
-    FAIL() << "a gap in the train labels must throw for 'all'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("no item with label 1"), std::string::npos) << e.what();
-  }
+TEST(ClassSplit, AllKeepsLabelsWhenTheTrainSetLacksSome) {
+  // CoCoOp's subsample_classes("all") returns its input unchanged, gaps included.
+  const ClassSelection all = select_classes({0, 2, 2}, Subsample::kAll);
+  EXPECT_EQ(all.labels, (std::vector<int>{0, 2}));
+  const std::vector<LabelledIndex> kept = apply_class_selection(all, {{0, 2}, {1, 1}});
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[1].label, 1);
 }
 
 TEST(ClassSplit, ParsesCoCoOpSubsampleNames) {

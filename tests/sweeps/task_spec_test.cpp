@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_data.h"
+
 #include "common/error.h"
 #include "common/hash.h"
 
@@ -49,9 +51,35 @@ TEST(TaskSpec, ZeroShotIdIgnoresTrainingFields) {
 TEST(TaskSpec, CanonicalJsonHasSortedKeysAndOnlyTheMethodsFields) {
   TaskSpec spec = coop_task();
   spec.method = "zeroshot";
+  spec.features_digest = "00000000000000aa";
+  spec.checkpoint_digest = "00000000000000bb";
   EXPECT_EQ(spec.to_json().dump(),
-            R"({"backbone":"ViT-B/16","dataset":"dtd","method":"zeroshot","protocol":"fewshot"})");
+            R"({"backbone":"ViT-B/16","dataset":"dtd","inputs":{"checkpoint":"00000000000000bb",)"
+            R"("features":"00000000000000aa"},"method":"zeroshot","protocol":"fewshot"})");
   EXPECT_EQ(spec.id(), to_hex16(fnv1a_64(spec.to_json().dump())));
+}
+
+TEST(TaskSpec, TheInputsDigestsAreOnlyPartOfTheId) {
+  // The same settings on other features or weights are another task (issue: a rerun on another store
+  // replaced a good record), and the digests round-trip through the canonical JSON.
+  TaskSpec spec = coop_task();
+  spec.features_digest = "1111111111111111";
+  TaskSpec other = spec;
+  other.features_digest = "2222222222222222";
+  EXPECT_NE(spec.id(), other.id());
+  other = spec;
+  other.checkpoint_digest = "3333333333333333";
+  EXPECT_NE(spec.id(), other.id());
+  EXPECT_EQ(TaskSpec::from_json(spec.to_json()).id(), spec.id());
+}
+
+TEST(TaskSpec, SeedsAreNonNegativeIntegersBeyond32Bits) {
+  TaskSpec spec = coop_task();
+  spec.seed = int64_t{1} << 40;  // CPython accepts any integer; promptgrid the int64 range from 0
+  EXPECT_NO_THROW(spec.resolve());
+  EXPECT_EQ(TaskSpec::from_json(spec.to_json()).seed, int64_t{1} << 40);
+  spec.seed = -3;
+  EXPECT_NE(pg::testing::error_message([&] { spec.resolve(); }).find("'seed' is -3"), std::string::npos);
 }
 
 TEST(TaskSpec, BadFieldsNameTheFieldAndTheChoices) {
