@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 
 #include "common/error.h"
@@ -97,7 +98,7 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
   const std::string text = read_file(path, kMaxJsonFileBytes, what);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not valid JSON (" + e.what() + "); expected " + what);
   }
 }
@@ -200,10 +201,18 @@ void copy_file(const std::string& from, const std::string& to) {
                 (why == std::strerror(ENOSPC) ? "; free some disk space and run again" : ""));
   };
   // In the kernel where the file systems allow it; through a buffer otherwise.
+  struct stat info {};
+  if (::fstat(in, &info) != 0) fail(reason());
+  uint64_t remaining = static_cast<uint64_t>(info.st_size);
   bool in_kernel = true;
-  for (bool first = true;; first = false) {
-    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, size_t{1} << 30, 0);
-    if (n > 0) continue;
+  for (bool first = true; remaining > 0; first = false) {
+    // Never ask for more than is left: a request past a file-size limit fails whole.
+    const ssize_t n = ::copy_file_range(in, nullptr, out, nullptr,
+                                        static_cast<size_t>(std::min<uint64_t>(remaining, uint64_t{1} << 30)), 0);
+    if (n > 0) {
+      remaining -= static_cast<uint64_t>(n);
+      continue;
+    }
     if (n == 0) break;
     if (errno == EINTR) continue;
     if (first && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)) {

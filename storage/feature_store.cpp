@@ -377,7 +377,8 @@ FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::strin
     try {
       copy_file(path, impl_->write_path);
     } catch (const Error& e) {
-      throw Error(path + ": appending works on a copy of the store beside it, which could not be made: " + e.what());
+      throw Error(path + ": appending works on a copy of the store beside it, which could not be made (" + e.what() +
+                  "); the store is unchanged");
     }
     impl_->file = Hdf5Handle(H5Fopen(impl_->write_path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), H5Fclose);
     if (!impl_->file.valid()) {

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 #include "orchestrator/commands/commands.h"
 #include "storage/feature_store.h"
 #include "storage/npy.h"
@@ -106,6 +107,7 @@ void import_features(const ImportArguments& args) {
     throw Error(args.out + ": already exists; pass --append to add " + args.dataset +
                 " to it, or remove it first to start a new store");
   }
+  require_utf8(args.dataset, "--dataset", "name the dataset in UTF-8");
 
   const storage::FeatureDtype dtype =
       args.dtype == "float32" ? storage::FeatureDtype::float32 : storage::FeatureDtype::float16;
@@ -127,6 +129,7 @@ void print_info(const std::string& path) {
             << "  datasets:  " << datasets.size() << "\n";
   for (const auto& name : datasets) {
     const storage::DatasetSummary summary = reader.summary(name);
+    reader.validate(name);  // every row, label, path and view: info accepts exactly what training reads
     std::vector<std::string> rows;
     for (const auto& split : kSplits) {
       const auto found = summary.split_rows.find(split);

@@ -33,16 +33,30 @@ std::string make_temp_dir(const std::string& name) {
   return pattern;
 }
 
-CommandResult run_promptgrid(const std::string& arguments) {
-  const std::string command = std::string(PG_BINARY) + " " + arguments + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+CommandResult run_shell(const std::string& command) {
+  const std::string line = "PG='" + std::string(PG_BINARY) + "'; export PG; (" + command + ") 2>&1";
+  FILE* pipe = ::popen(line.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + line);
   std::string output;
   std::array<char, 4096> buffer{};
   size_t n;
   while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+CommandResult run_promptgrid(const std::string& arguments) {
+  // exec, so that a crash shows as the shell's 128 + signal; reported as -1.
+  CommandResult result = run_shell("exec \"$PG\" " + arguments);
+  if (result.exit_code > 128) result.exit_code = -1;
+  return result;
+}
+
+CommandResult run_promptgrid_with_file_limit(const std::string& arguments, int kilobytes) {
+  CommandResult result =
+      run_shell("trap '' XFSZ; ulimit -f " + std::to_string(kilobytes) + "; exec \"$PG\" " + arguments);
+  if (result.exit_code > 128) result.exit_code = -1;
+  return result;
 }
 
 }  // namespace pg::testing

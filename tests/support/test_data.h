@@ -40,6 +40,12 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 // Runs the built promptgrid binary with the given argument string (shell-quoted by the caller).
+// exit_code is -1 when the process was killed by a signal (a crash).
 CommandResult run_promptgrid(const std::string& arguments);
+// The same, with files limited to `kilobytes` (RLIMIT_FSIZE, SIGXFSZ ignored): writes past the limit
+// fail as they do on a full disk.
+CommandResult run_promptgrid_with_file_limit(const std::string& arguments, int kilobytes);
+// Runs a shell command line; "$PG" in it is the promptgrid binary.
+CommandResult run_shell(const std::string& command);
 
 }  // namespace pg::testing

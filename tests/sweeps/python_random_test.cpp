@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <iterator>
+#include <vector>
 
 #include "common/error.h"
 
@@ -28,6 +30,23 @@ TEST(PythonRandom, RandomMatchesCPythonForIntSeeds) {
     PythonRandom rng(c.seed);
     EXPECT_EQ(rng.random(), c.first) << "seed " << c.seed;
     EXPECT_EQ(rng.random(), c.second) << "seed " << c.seed;
+  }
+}
+
+TEST(PythonRandom, SeedsBeyond32BitsSampleAsCPython) {
+  // r = random.Random(s); r.sample(range(10), 3), r.getrandbits(32)
+  struct Case {
+    int64_t seed;
+    std::vector<int64_t> sample;
+    uint64_t bits;
+  };
+  const Case cases[] = {{int64_t{1} << 32, {1, 5, 6}, 4014597330u},
+                        {int64_t{1} << 40, {1, 5, 9}, 1832466665u},
+                        {INT64_MAX, {5, 2, 7}, 1947612296u}};  // 2**63 - 1, promptgrid's largest seed
+  for (const Case& c : cases) {
+    PythonRandom rng(c.seed);
+    EXPECT_EQ(rng.sample(10, 3), c.sample) << c.seed;
+    EXPECT_EQ(rng.getrandbits(32), c.bits) << c.seed;
   }
 }
 

@@ -157,17 +157,7 @@ TEST(Safetensors, ReadsFloat16AndBfloat16AsFloat32) {
 }
 
 TEST(StateDict, ReadsZip64Archives) {
-  // A torch.save-style archive holding {"w": tensor([1.5, -2.0])} built by hand, with zip64 records.
-  std::string storage;
-  for (float value : {1.5f, -2.0f}) storage.append(reinterpret_cast<const char*>(&value), 4);
-  // pickle.dumps protocol 2 of {'w': _rebuild_tensor_v2(persistent_id(('storage', torch.FloatStorage, '0',
-  // 'cpu', 2)), 0, (2,), (1,), False, OrderedDict())}, as torch.save writes it (checked with pickletools).
-  const std::string pickle = from_hex(
-      "80027d7100580100000077710163746f7263682e5f7574696c730a5f72656275696c645f74656e736f725f76320a7102282858070000"
-      "0073746f72616765710363746f7263680a466c6f617453746f726167650a71045801000000307105580300000063707571064b0274"
-      "7107514b004b02854b01858963636f6c6c656374696f6e730a4f726465726564446963740a29527452732e");
-  const std::string path =
-      write_temp("z64.pt", make_zip({{"archive/data.pkl", pickle}, {"archive/data/0", storage}}, /*zip64=*/true));
+  const std::string path = write_temp("z64.pt", pg::testing::tiny_torch_save_zip(/*zip64=*/true));
   const StateDict tensors = load_state_dict(path);
   ASSERT_EQ(tensors.count("w"), 1u);
   EXPECT_TRUE(torch::equal(tensors.at("w"), torch::tensor({1.5f, -2.0f})));

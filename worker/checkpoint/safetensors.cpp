@@ -51,7 +51,7 @@ nlohmann::json parse_header(const std::string& text, const std::string& path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text, on_event);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": safetensors header is not valid JSON (" + e.what() + ")");
   }
   if (!duplicate.empty()) {
