@@ -9,6 +9,7 @@ packages=(
   libhdf5-dev                        # feature store, learned prompts
   nlohmann-json3-dev libcli11-dev zlib1g-dev
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev llvm       # libFuzzer and the sanitizers for scripts/fuzz.sh (llvm: symbolized reports)
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include "common/strings.h"
 #include "storage/float16.h"
 #include "storage/hdf5_io.h"
+#include "storage/hdf5_probe.h"
 
 namespace pg::storage {
 
@@ -366,8 +367,8 @@ FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::strin
     // The new dataset goes into a copy, published in place of the store only when complete: a failure
     // (disk full, a crash) leaves the store exactly as it was.
     {
-      Hdf5Handle existing_file = open_hdf5_file(path, false, kWhatItIs);
-      const RootInfo existing = read_root(existing_file.get(), path);
+      const FeatureStoreReader reader(path);  // probes the existing store before HDF5 parses it here
+      const RootInfo existing{reader.backbone(), reader.embed_dim()};
       if (existing.backbone != backbone || existing.embed_dim != embed_dim) {
         throw Error(path + ": the store holds backbone " + existing.backbone + " with embed_dim " +
                     std::to_string(existing.embed_dim) + "; features of backbone " + backbone +
@@ -594,8 +595,22 @@ struct FeatureStoreReader::Impl {
   }
 };
 
-FeatureStoreReader::FeatureStoreReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+FeatureStoreReader::FeatureStoreReader(const std::string& path, Probe probe) : impl_(std::make_unique<Impl>()) {
   impl_->path = path;
+  if (probe == Probe::in_child) {
+    // Everything this reader can be asked for, read once in a child process (storage/hdf5_probe.h).
+    // A dataset that is merely malformed is reported when it is used, as without the probe: the other
+    // datasets of the store stay usable (and a broken one can be replaced).
+    probe_in_child(path, [&] {
+      const FeatureStoreReader reader(path, Probe::none);
+      for (const auto& dataset : reader.datasets()) {
+        try {
+          reader.validate(dataset);
+        } catch (const Error&) {
+        }
+      }
+    });
+  }
   impl_->file = open_hdf5_file(path, false, kWhatItIs);
   impl_->root = read_root(impl_->file.get(), path);
 }

@@ -88,7 +88,11 @@ class FeatureStoreWriter {
 
 class FeatureStoreReader {
  public:
-  explicit FeatureStoreReader(const std::string& path);
+  // in_child: the whole store is first read in a child process (storage/hdf5_probe.h), so that a file
+  // which crashes libhdf5 is an error rather than a crash. none: for a store this process just wrote
+  // or already probed.
+  enum class Probe { in_child, none };
+  explicit FeatureStoreReader(const std::string& path, Probe probe = Probe::in_child);
   ~FeatureStoreReader();
 
   const std::string& path() const;

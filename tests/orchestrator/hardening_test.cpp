@@ -383,15 +383,16 @@ TEST_F(Hardening, NonFiniteWeightsAreRefusedNamingTheTensor) {
 TEST_F(Hardening, AnAllZeroFeatureRowFailsTheTaskNamingTheRow) {
   // A store whose test row 2 is all zeros: written with a marker row, then the marker zeroed in the file
   // (the writer itself refuses zero rows).
-  write_import_inputs(9, 4);
-  std::vector<float> test(36, 0.75f);
-  for (int i = 0; i < 4; ++i) test[static_cast<size_t>(8 + i)] = 1234.5f;
-  storage::write_npy(dir_ + "/test.npy", 9, 4, test);
+  constexpr int64_t kDim = 64;  // the synthetic checkpoint's embed_dim
+  write_import_inputs(9, kDim);
+  std::vector<float> test(9 * kDim, 0.75f);
+  for (int64_t i = 0; i < kDim; ++i) test[static_cast<size_t>(2 * kDim + i)] = 1234.5f;
+  storage::write_npy(dir_ + "/test.npy", 9, kDim, test);
   const std::string out = dir_ + "/zero.h5";
   ASSERT_EQ(run_promptgrid(import_args(out, "eurosat")).exit_code, 0);
   std::string bytes = read_bytes(out);
   std::string marker;
-  for (int i = 0; i < 4; ++i) marker.append(reinterpret_cast<const char*>(&test[8]), 4);
+  for (int64_t i = 0; i < kDim; ++i) marker.append(reinterpret_cast<const char*>(&test[static_cast<size_t>(2 * kDim)]), 4);
   const size_t at = bytes.find(marker);
   ASSERT_NE(at, std::string::npos);
   bytes.replace(at, marker.size(), std::string(marker.size(), '\0'));
