@@ -28,9 +28,13 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
+// Set in sanitizer builds (the fuzz targets), where a fuzzer registers it to report a death as its own.
+extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 [[noreturn]] void run_child(int fd, const std::function<void()>& read) {
   // A crash must end the child, not run handlers it inherited (a fuzzer's, a debugger's).
   for (const int signal_number : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(signal_number, SIG_DFL);
+  if (__sanitizer_set_death_callback != nullptr) __sanitizer_set_death_callback(nullptr);
   int code = 0;
   try {
     read();
