@@ -121,7 +121,9 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
 }
 
 void write_json_file_atomic(const std::string& path, const nlohmann::json& value) {
-  write_file_atomic(path, value.dump(2) + "\n");
+  // Text from outside is checked for UTF-8 where it enters; an error message quoting a damaged file
+  // may still carry stray bytes, which must not make the record unwritable (U+FFFD replaces them).
+  write_file_atomic(path, value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 void publish_file(const std::string& temporary, const std::string& path, bool replace) {

@@ -11,6 +11,7 @@
 #include "common/files.h"
 #include "common/strings.h"
 #include "storage/hdf5_io.h"
+#include "storage/hdf5_probe.h"
 
 namespace pg::storage {
 
@@ -132,7 +133,9 @@ void write_prompt_file(const std::string& path, const std::string& task_json,
   write_file_atomic(path, image);
 }
 
-PromptFile read_prompt_file(const std::string& path) {
+namespace {
+
+PromptFile read_unprobed(const std::string& path) {
   Hdf5Handle file = open_hdf5_file(path, false, kWhatItIs);
   const std::string location = root_where(path);
   const std::string format = read_string_attribute(file.get(), "format", location);
@@ -154,6 +157,13 @@ PromptFile read_prompt_file(const std::string& path) {
     result.tensors.push_back(read_tensor(file.get(), name, path));
   }
   return result;
+}
+
+}  // namespace
+
+PromptFile read_prompt_file(const std::string& path) {
+  probe_in_child(path, [&] { read_unprobed(path); });  // a file that crashes libhdf5 is an error
+  return read_unprobed(path);
 }
 
 }  // namespace pg::storage

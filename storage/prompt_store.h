@@ -34,6 +34,7 @@ struct PromptFile {
 // before writing anything.
 void write_prompt_file(const std::string& path, const std::string& task_json,
                        const std::vector<NamedTensor>& tensors);
+// Read first in a child process (storage/hdf5_probe.h), as feature stores are.
 PromptFile read_prompt_file(const std::string& path);
 
 }  // namespace pg::storage

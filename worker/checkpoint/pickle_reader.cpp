@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/strings.h"
+#include "common/utf8.h"
 
 namespace pg::checkpoint {
 namespace {
@@ -309,7 +310,7 @@ class Unpickler {
 
   PickleValue* global(const std::string& module, const std::string& name) {
     if (!is_allowed_global(module, name)) {
-      throw Error(source_ + ": pickle refers to global " + module + "." + name +
+      throw Error(source_ + ": pickle refers to global " + printable(module + "." + name) +
                   ", which a weights-only reader does not allow (only tensors, storages, OrderedDict and "
                   "TorchScript modules); the file may be malicious or not a CLIP checkpoint");
     }
