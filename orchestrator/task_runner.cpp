@@ -3,6 +3,7 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <optional>
@@ -473,7 +474,9 @@ TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json
 
   record["warnings"] = json::array();
   if (!missing.empty()) {
-    const std::string which = missing.size() <= 10 ? join(missing, ", ") : join(std::vector<std::string>(missing.begin(), missing.begin() + 10), ", ") + ", ...";
+    const size_t named = std::min<size_t>(missing.size(), 10);
+    const std::string which = join(std::vector<std::string>(missing.begin(), missing.begin() + named), ", ") +
+                              (named < missing.size() ? ", ..." : "");
     record["warnings"].push_back(
         "the train split has no images of " + std::to_string(missing.size()) + " of the " +
         std::to_string(num_classes) + " classes (" + which + "): as in Dassl, the classifier holds only the classes "

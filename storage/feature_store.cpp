@@ -330,6 +330,10 @@ struct FeatureStoreWriter::Impl {
   RootInfo root;
   FeatureDtype dtype = FeatureDtype::float32;
   std::unique_ptr<FileLock> lock;  // one writer of `path` at a time
+  // Append: datasets of the store that do not read completely (left half-written by an older
+  // promptgrid or another writer) and why. They do not count as present: importing them again
+  // replaces them.
+  std::map<std::string, std::string> incomplete;
   Hdf5Handle file;
   bool closed = false;
 
@@ -343,6 +347,7 @@ struct FeatureStoreWriter::Impl {
     closed = true;
     file.abandon();  // never closed: see prepare_hdf5
     remove_file_quietly(write_path);
+    lock.reset();
   }
 };
 
@@ -373,6 +378,13 @@ FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::strin
         throw Error(path + ": the store holds backbone " + existing.backbone + " with embed_dim " +
                     std::to_string(existing.embed_dim) + "; features of backbone " + backbone +
                     " with D = " + std::to_string(embed_dim) + " belong in another store");
+      }
+      for (const auto& name : reader.datasets()) {
+        try {
+          reader.validate(name);
+        } catch (const Error& e) {
+          impl_->incomplete[name] = e.what();
+        }
       }
     }
     try {
@@ -538,7 +550,12 @@ void FeatureStoreWriter::write_dataset(const DatasetFeatures& dataset) {
 void FeatureStoreWriter::Impl::write(const DatasetFeatures& dataset) {
   const std::string location = where(path, "/" + dataset.name);
   if (link_exists(file.get(), dataset.name)) {
-    throw Error(location + ": already in the store; a dataset is written once (use another store or name)");
+    const auto broken = incomplete.find(dataset.name);
+    if (broken == incomplete.end()) {
+      throw Error(location + ": already in the store; a dataset is written once (use another store or name)");
+    }
+    log_warning(location + ": replacing the incomplete dataset there (" + broken->second + ")");
+    check_hdf5(H5Ldelete(file.get(), dataset.name.c_str(), H5P_DEFAULT), location, "removing the incomplete dataset");
   }
   Hdf5Handle group = create_group(file.get(), dataset.name, location);
   write_string_dataset(group.get(), "classnames", dataset.classnames, location + "/classnames");
@@ -564,6 +581,7 @@ void FeatureStoreWriter::close() {
     throw Error(impl.path + ": could not finish writing the feature store" + detail + "; the store is unchanged");
   }
   publish_file(impl.write_path, impl.path, /*replace=*/impl.mode != WriteMode::create);
+  impl.lock.reset();  // the store is complete: the next writer may start
 }
 
 // ---------------------------------------------------------------------------------------------------

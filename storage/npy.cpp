@@ -317,8 +317,10 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name, int expect
 NpyArray read_npy(const std::string& path, int expected_rank) {
   // Header first, then exactly the bytes it announces: a wrong path (a device, a huge file of another
   // kind) is an error after a few bytes, never an unbounded read.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Not blocking on a named pipe without a writer (see common/files.h read_file).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(path + ": cannot open file (" + std::strerror(errno) + "); expected a .npy array");
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }

@@ -1,5 +1,7 @@
 #include "text/bpe_vocabulary.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -76,8 +78,12 @@ std::string read_possibly_gzipped(const std::string& path) {
     throw Error("BPE vocabulary file " + path +
                 " is a directory: pass the bpe_simple_vocab_16e6.txt.gz file");
   }
-  gzFile file = gzopen(path.c_str(), "rb");
+  // Opened without blocking, so that a named pipe with no writer cannot hang the reader.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  gzFile file = fd >= 0 ? gzdopen(fd, "rb") : nullptr;
   if (file == nullptr) {
+    if (fd >= 0) ::close(fd);
     throw Error("BPE vocabulary file " + path + " cannot be opened (check its permissions)");
   }
   std::string contents;

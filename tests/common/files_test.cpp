@@ -3,7 +3,6 @@
 #include "common/files.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -17,22 +16,11 @@ namespace {
 using testing::error_message;
 using testing::make_temp_dir;
 
-// The pid of a process that has exited and been reaped.
-pid_t dead_pid() {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
-  ::waitpid(child, nullptr, 0);
-  return child;
-}
-
-std::string host() {
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  std::string text = name;
-  for (char& c : text) {
-    if (c == '.' || c == '/') c = '_';
-  }
-  return text;
+// "<host>" as temporary names spell it, from a temporary name of this process.
+std::string host_part(const std::string& path) {
+  const std::string name = temporary_path_for(path);
+  const size_t begin = path.size() + std::string(".tmp.").size();
+  return name.substr(begin, name.rfind('.') - begin);
 }
 
 TEST(Files, ReadsAreCappedEvenForEndlessFiles) {
@@ -60,10 +48,10 @@ TEST(Files, PublishingWithoutReplaceLeavesAnExistingFileAlone) {
 TEST(Files, StaleTemporariesOfDeadProcessesAreRemoved) {
   const std::string dir = make_temp_dir("files");
   const std::string path = dir + "/features.h5";
-  const std::string stale = path + ".tmp." + host() + "." + std::to_string(dead_pid());
-  const std::string live = path + ".tmp." + host() + "." + std::to_string(::getppid());
-  const std::string other_host = path + ".tmp.some-other-host." + std::to_string(dead_pid());
-  const std::string other_file = dir + "/record.json.tmp." + host() + "." + std::to_string(dead_pid());
+  const std::string stale = testing::temporary_of_a_dead_process(path);
+  const std::string live = path + ".tmp." + host_part(path) + "." + std::to_string(::getppid());
+  const std::string other_host = path + ".tmp.some-other-host." + stale.substr(stale.rfind('.') + 1);
+  const std::string other_file = testing::temporary_of_a_dead_process(dir + "/record.json");
   for (const auto& file : {stale, live, other_host, other_file}) std::ofstream(file) << "x";
   EXPECT_EQ(remove_stale_temporaries(path), 1);
   EXPECT_FALSE(std::filesystem::exists(stale));

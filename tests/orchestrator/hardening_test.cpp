@@ -3,7 +3,6 @@
 // (or, where the input is legitimate, records a warning), and leaves no file damaged or half-written.
 #include <gtest/gtest.h>
 #include <sched.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -42,24 +41,6 @@ std::vector<std::string> folder_entries(const std::string& folder) {
   for (const auto& entry : fs::directory_iterator(folder)) names.push_back(entry.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-// The pid of a process that has exited and been reaped.
-pid_t dead_pid() {
-  const pid_t child = ::fork();
-  if (child == 0) ::_exit(0);
-  ::waitpid(child, nullptr, 0);
-  return child;
-}
-
-std::string host() {
-  char name[256] = {};
-  ::gethostname(name, sizeof name - 1);
-  std::string text = name;
-  for (char& c : text) {
-    if (c == '.' || c == '/') c = '_';
-  }
-  return text;
 }
 
 class Hardening : public ::testing::Test {
@@ -188,13 +169,13 @@ TEST_F(Hardening, AFailedSynthLeavesNoHalfFilledFolder) {
 TEST_F(Hardening, TemporaryFilesOfKilledRunsAreRemovedByTheNextRun) {
   write_import_inputs(30, 8);
   const std::string out = dir_ + "/store.h5";
-  const std::string stale = out + ".tmp." + host() + "." + std::to_string(dead_pid());
+  const std::string stale = testing::temporary_of_a_dead_process(out);
   std::ofstream(stale) << "half a store";
   ASSERT_EQ(run_promptgrid(import_args(out, "dtd")).exit_code, 0);
   EXPECT_FALSE(fs::exists(stale));
 
   fs::create_directories(dir_ + "/results");
-  const std::string stale_record = dir_ + "/results/0123456789abcdef.json.tmp." + host() + "." + std::to_string(dead_pid());
+  const std::string stale_record = testing::temporary_of_a_dead_process(dir_ + "/results/0123456789abcdef.json");
   std::ofstream(stale_record) << "{";
   ASSERT_EQ(run_promptgrid(train_args(store(), "--dataset eurosat --method zeroshot")).exit_code, 0);
   EXPECT_FALSE(fs::exists(stale_record));
@@ -317,6 +298,23 @@ TEST_F(Hardening, EndlessFilesAreErrorsAfterAFewBytes) {
                     {"/dev/zero: larger than 256 MiB"});
   expect_user_error(run_promptgrid(import_args(dir_ + "/y.h5", "dtd", "--train-views /dev/zero")),
                     {"/dev/zero: not a .npy file"});
+}
+
+// Readers never wait on a named pipe that nobody writes (nor read a device without end).
+TEST_F(Hardening, ReadersDoNotHangOnPipesOrDevices) {
+  write_import_inputs(30, 8);
+  ASSERT_EQ(run_shell("mkfifo " + dir_ + "/pipe").exit_code, 0);
+  expect_user_error(run_promptgrid("features import --split " + dir_ + "/pipe --dataset dtd --template '{}.' --out " +
+                                   dir_ + "/x.h5 --backbone B --train " + dir_ + "/train.npy --val " + dir_ +
+                                   "/val.npy --test " + dir_ + "/test.npy"),
+                    {dir_ + "/pipe: not valid JSON"});
+  expect_user_error(run_promptgrid(import_args(dir_ + "/y.h5", "dtd", "--train-views " + dir_ + "/pipe")),
+                    {dir_ + "/pipe: not a .npy file"});
+  expect_user_error(run_promptgrid("encode-text --clip " + dir_ + "/pipe --bpe " + vocab() + " dog"),
+                    {dir_ + "/pipe: is not a regular file"});
+  expect_user_error(run_promptgrid("encode-text --clip /dev/zero --bpe " + vocab() + " dog"),
+                    {"/dev/zero: is not a regular file"});
+  expect_user_error(run_promptgrid("tokenize --bpe " + dir_ + "/pipe dog"), {"BPE vocabulary"});
 }
 
 // Case 7: impossible sizes reached LibTorch and printed its backtrace.

@@ -215,6 +215,24 @@ TEST_F(HostileStore, AWriterThatIsNotClosedLeavesNothingBehind) {
       << "temporary or lock files left in " << dir_;
 }
 
+TEST_F(HostileStore, AHalfWrittenDatasetDoesNotCountAsPresent) {
+  // A store an older writer left with a dataset missing its test features: importing that dataset
+  // again replaces it instead of being refused forever as "already in the store".
+  const std::string path = write_store();
+  Hdf5Edit(path).remove("/dtd/test/features");
+  EXPECT_NE(error_message([&] { FeatureStoreReader(path).read_split("dtd", "test"); }).find("dataset is missing"),
+            std::string::npos);
+  FeatureStoreWriter writer(path, "ViT-B/16", kDim, FeatureDtype::float32, WriteMode::append);
+  writer.write_dataset(make_dataset());
+  writer.close();
+  const FeatureStoreReader reader(path);
+  EXPECT_EQ(reader.datasets(), std::vector<std::string>{"dtd"});
+  EXPECT_EQ(reader.read_split("dtd", "test").features, make_dataset().splits.at("test").features);
+  // A complete dataset, though, is written once.
+  FeatureStoreWriter again(path, "ViT-B/16", kDim, FeatureDtype::float32, WriteMode::append);
+  EXPECT_NE(error_message([&] { again.write_dataset(make_dataset()); }).find("already in the store"), std::string::npos);
+}
+
 TEST_F(HostileStore, ASecondWriterOfTheSamePathIsRefused) {
   const std::string path = dir_ + "/busy.h5";
   FeatureStoreWriter first(path, "ViT-B/16", kDim, FeatureDtype::float32);

@@ -33,6 +33,15 @@ std::string make_temp_dir(const std::string& name) {
   return pattern;
 }
 
+std::string temporary_of_a_dead_process(const std::string& path) {
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ::waitpid(child, nullptr, 0);
+  const std::string own = temporary_path_for(path);
+  const std::string own_pid = std::to_string(::getpid());
+  return own.substr(0, own.size() - own_pid.size()) + std::to_string(child);
+}
+
 CommandResult run_shell(const std::string& command) {
   const std::string line = "PG='" + std::string(PG_BINARY) + "'; export PG; (" + command + ") 2>&1";
   FILE* pipe = ::popen(line.c_str(), "r");

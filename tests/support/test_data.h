@@ -45,6 +45,10 @@ CommandResult run_promptgrid(const std::string& arguments);
 // The same, with files limited to `kilobytes` (RLIMIT_FSIZE, SIGXFSZ ignored): writes past the limit
 // fail as they do on a full disk.
 CommandResult run_promptgrid_with_file_limit(const std::string& arguments, int kilobytes);
+// The temporary name a process that has died (exited and reaped) would have used for `path`: what
+// common/files.h's temporary_path_for gave it, on this host.
+std::string temporary_of_a_dead_process(const std::string& path);
+
 // Runs a shell command line; "$PG" in it is the promptgrid binary.
 CommandResult run_shell(const std::string& command);
 

@@ -1,5 +1,7 @@
 #include "worker/checkpoint/binary_file.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -7,7 +9,20 @@
 
 namespace pg::checkpoint {
 
-BinaryFile::BinaryFile(const std::string& path) : path_(path), in_(path, std::ios::binary) {
+namespace {
+
+// Checkpoints are read at random offsets: only a regular file will do (a device such as /dev/zero has
+// no end, and opening a named pipe would wait for a writer).
+const std::string& regular_file(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw Error(path + ": cannot open file (" + std::strerror(errno) + ")");
+  if (!S_ISREG(info.st_mode)) throw Error(path + ": is not a regular file; pass the checkpoint file itself");
+  return path;
+}
+
+}  // namespace
+
+BinaryFile::BinaryFile(const std::string& path) : path_(path), in_(regular_file(path), std::ios::binary) {
   if (!in_) throw Error(path + ": cannot open file (" + std::strerror(errno) + ")");
   in_.seekg(0, std::ios::end);
   const std::streamoff end = in_.tellg();
