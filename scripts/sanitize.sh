@@ -8,9 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install_dependencies.sh
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPG_SANITIZE=ON
 cmake --build build-asan -j "$(nproc)"
-# LibTorch and OpenBLAS keep thread pools and caches alive to the end of the process: their memory is
-# reported as leaked at exit, so leak checking is left to the fuzz targets (scripts/fuzz.sh), whose
-# code under test has none of them.
-export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan_suppressions.txt
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j "$(nproc)" --timeout 3600
