@@ -604,10 +604,7 @@ struct FeatureStoreReader::Impl {
   std::vector<std::string> datasets() const {
     std::vector<std::string> names;
     for (const auto& name : child_names(file.get(), root_where(path))) {
-      H5O_info_t info;
-      if (H5Oget_info_by_name(file.get(), name.c_str(), &info, H5P_DEFAULT) >= 0 && info.type == H5O_TYPE_GROUP) {
-        names.push_back(name);
-      }
+      if (object_type(file.get(), name) == H5O_TYPE_GROUP) names.push_back(name);
     }
     return names;
   }

@@ -124,11 +124,31 @@ bool link_exists(hid_t parent, const std::string& name) {
   return H5Lexists(parent, name.c_str(), H5P_DEFAULT) > 0;
 }
 
+H5O_type_t object_type(hid_t parent, const std::string& name) {
+  // Only the basic fields: the type needs no walk of the object's attributes or header.
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info;
+  if (H5Oget_info_by_name3(parent, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return H5O_TYPE_UNKNOWN;
+#else
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(parent, name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return H5O_TYPE_UNKNOWN;
+#endif
+  return info.type;
+}
+
+namespace {
+
+H5O_type_t existing_object_type(hid_t parent, const std::string& name, const std::string& where) {
+  const H5O_type_t type = object_type(parent, name);
+  if (type == H5O_TYPE_UNKNOWN) throw Error(where + ": cannot read the object" + hdf5_detail_suffix());
+  return type;
+}
+
+}  // namespace
+
 Hdf5Handle open_group(hid_t parent, const std::string& name, const std::string& where) {
   if (!link_exists(parent, name)) throw Error(where + ": group is missing");
-  H5O_info_t info;
-  check_hdf5(H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT), where, "reading the object");
-  if (info.type != H5O_TYPE_GROUP) throw Error(where + ": is not a group");
+  if (existing_object_type(parent, name, where) != H5O_TYPE_GROUP) throw Error(where + ": is not a group");
   const hid_t group = H5Gopen2(parent, name.c_str(), H5P_DEFAULT);
   if (group < 0) throw Error(where + ": cannot open the group" + hdf5_detail_suffix());
   return Hdf5Handle(group, H5Gclose);
@@ -136,9 +156,7 @@ Hdf5Handle open_group(hid_t parent, const std::string& name, const std::string& 
 
 Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string& where) {
   if (!link_exists(parent, name)) throw Error(where + ": dataset is missing");
-  H5O_info_t info;
-  check_hdf5(H5Oget_info_by_name(parent, name.c_str(), &info, H5P_DEFAULT), where, "reading the object");
-  if (info.type != H5O_TYPE_DATASET) throw Error(where + ": is not a dataset");
+  if (existing_object_type(parent, name, where) != H5O_TYPE_DATASET) throw Error(where + ": is not a dataset");
   const hid_t dataset = H5Dopen2(parent, name.c_str(), H5P_DEFAULT);
   if (dataset < 0) throw Error(where + ": cannot open the dataset" + hdf5_detail_suffix());
   return Hdf5Handle(dataset, H5Dclose);

@@ -54,6 +54,9 @@ Hdf5Handle open_hdf5_file(const std::string& path, bool writable, const std::str
 
 // Links and objects. `where` prefixes errors; `name` is relative to `parent`.
 bool link_exists(hid_t parent, const std::string& name);
+// What `name` is (H5O_TYPE_GROUP, H5O_TYPE_DATASET, ...), or H5O_TYPE_UNKNOWN when it cannot be read.
+// The same call on HDF5 1.10 through 1.14, whose H5Oget_info_by_name changed its arguments in 1.12.
+H5O_type_t object_type(hid_t parent, const std::string& name);
 Hdf5Handle open_group(hid_t parent, const std::string& name, const std::string& where);
 Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string& where);
 Hdf5Handle create_group(hid_t parent, const std::string& name, const std::string& where);

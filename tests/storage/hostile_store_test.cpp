@@ -62,7 +62,11 @@ std::vector<std::string> strings_read_by_hdf5(const std::string& path, const std
   std::vector<char*> pointers(static_cast<size_t>(H5Sget_simple_extent_npoints(space)));
   H5Dread(dataset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data());
   std::vector<std::string> values(pointers.begin(), pointers.end());
+#if H5_VERSION_GE(1, 12, 0)
+  H5Treclaim(type, space, H5P_DEFAULT, pointers.data());
+#else
   H5Dvlen_reclaim(type, space, H5P_DEFAULT, pointers.data());
+#endif
   H5Sclose(space);
   H5Tclose(type);
   H5Dclose(dataset);
