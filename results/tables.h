@@ -28,7 +28,8 @@ std::string method_label(const nlohmann::json& spec);
 std::string fewshot_table_markdown(const std::vector<nlohmann::json>& records);
 std::string base2novel_table_markdown(const std::vector<nlohmann::json>& records);
 
-// One line per failed record: task id, dataset and reason.
+// One line per record the tables leave out: a failed task (id, dataset, reason), or a successful one
+// whose record lacks a metric its table needs (never counted as 0).
 std::string failures_markdown(const std::vector<nlohmann::json>& records);
 
 }  // namespace pg::results

@@ -73,6 +73,24 @@ TEST(Tables, FailedRecordsAreListedNotAveraged) {
   EXPECT_EQ(failures_markdown(records), "- task abc (dtd) failed: loss became NaN\n");
 }
 
+TEST(Tables, ARecordWithoutItsMetricIsListedNeverCountedAsZero) {
+  // Two seeds of 60 and a third record of the same cell whose accuracy is missing: the cell is the
+  // mean of the two (60.00 with no ± 0 from a phantom 0), and the third record is named.
+  json broken = coop_record("eurosat", 1, 3, 0);
+  broken["metrics"].erase("accuracy");
+  json no_novel = b2n_record("coop", "dtd", 80, 0);
+  no_novel["task_id"] = "b2n";
+  no_novel["metrics"]["novel"] = "n/a";
+  const std::vector<json> records = {coop_record("eurosat", 1, 1, 60), coop_record("eurosat", 1, 2, 60), broken,
+                                     b2n_record("coop", "eurosat", 90, 50), no_novel};
+  const std::string fewshot = fewshot_table_markdown(records);
+  EXPECT_NE(fewshot.find("| eurosat | 60.00 ± 0.00 |"), std::string::npos) << fewshot;
+  EXPECT_EQ(base2novel_table_markdown(records).find("dtd"), std::string::npos);
+  EXPECT_EQ(failures_markdown(records),
+            "- task eurosat13 (eurosat) has no accuracy in its record's metrics; left out of the tables\n"
+            "- task b2n (dtd) has no novel in its record's metrics; left out of the tables\n");
+}
+
 TEST(Tables, MethodLabelNamesNonDefaultSettings) {
   json spec = coop_record("dtd", 1, 1, 0)["spec"];
   EXPECT_EQ(method_label(spec), "CoOp");
