@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,9 +65,27 @@ bool process_is_gone(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; 
 
 }  // namespace
 
-std::string read_file(const std::string& path, uint64_t max_bytes, const std::string& what) {
-  // Opened without blocking: a named pipe with no writer would otherwise hang here. Reads block again
-  // below, so a pipe that is being written (a shell's process substitution) is read to its end.
+namespace {
+
+// Whether a named pipe, opened without blocking, has a writer. Linux reports no event on it until a
+// writer appears; tee(2) then looks into the pipe without consuming: EAGAIN means a writer with
+// nothing written yet, 0 means no writer at all.
+bool pipe_has_writer(int fd) {
+  pollfd event{fd, POLLIN, 0};
+  if (::poll(&event, 1, kPipeWriterWaitSeconds * 1000) > 0) return true;  // data, or a writer came and went
+  int probe[2];
+  if (::pipe2(probe, O_CLOEXEC | O_NONBLOCK) != 0) return true;  // cannot tell: read it as it comes
+  const ssize_t seen = ::tee(fd, probe[1], 1, SPLICE_F_NONBLOCK);
+  const bool waiting_writer = seen < 0 && errno == EAGAIN;
+  ::close(probe[0]);
+  ::close(probe[1]);
+  return seen > 0 || waiting_writer;
+}
+
+}  // namespace
+
+int open_for_reading(const std::string& path, const std::string& what) {
+  // Opened without blocking: the open of a named pipe would otherwise wait for a writer forever.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw Error(path + ": cannot open file (" + reason() + "); expected " + what);
   struct stat info {};
@@ -74,7 +93,17 @@ std::string read_file(const std::string& path, uint64_t max_bytes, const std::st
     ::close(fd);
     throw Error(path + ": is a folder; expected " + what);
   }
+  if (S_ISFIFO(info.st_mode) && !pipe_has_writer(fd)) {
+    ::close(fd);
+    throw Error(path + ": a named pipe that nothing writes to (waited " + std::to_string(kPipeWriterWaitSeconds) +
+                " s); expected " + what);
+  }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+std::string read_file(const std::string& path, uint64_t max_bytes, const std::string& what) {
+  const int fd = open_for_reading(path, what);
   std::string contents;
   char buffer[1 << 16];
   while (true) {

@@ -15,6 +15,13 @@
 
 namespace pg {
 
+// Opens `path` for reading, in blocking mode, without ever hanging in the open: a named pipe is given
+// kPipeWriterWaitSeconds for a writer to appear (`mkfifo p; producer > p &`); one with a writer is read
+// however slowly it is written (a shell's `<(command)`). A folder, or a pipe nothing writes to, is an
+// error naming `path`; `what` says what the file should be. The caller closes the descriptor.
+constexpr int kPipeWriterWaitSeconds = 5;
+int open_for_reading(const std::string& path, const std::string& what);
+
 // Reads at most `max_bytes`; a larger file (or an endless one such as /dev/zero) is an error naming
 // the path and the limit. `what` says what the file should be, for messages ("a split file").
 std::string read_file(const std::string& path, uint64_t max_bytes, const std::string& what);

@@ -136,11 +136,26 @@ void hash_floats(ContentHasher& hasher, const float* values, size_t count) {
 }
 
 // The finished record at `path`, if there is one (an unreadable one does not count: it gets replaced).
-std::optional<json> finished_record(const std::string& path) {
+// The finished record of `spec` at `path`: a successful record of this very spec with every metric
+// of its protocol. Anything else there (a failed run, a damaged or hand-edited file) is run again.
+std::optional<json> finished_record(const std::string& path, const json& spec) {
   if (!file_exists(path)) return std::nullopt;
   try {
     json record = read_json_file(path, "a promptgrid result record");
-    if (record.is_object() && record.value("status", "") == "ok") return record;
+    if (!record.is_object() || record.value("status", "") != "ok") return std::nullopt;
+    std::string problem;
+    if (record.value("spec", json()) != spec) problem = "its spec is not the task's";
+    const json metrics = record.value("metrics", json::object());
+    const std::vector<std::string> required = spec.value("protocol", "") == "base2novel"
+                                                  ? std::vector<std::string>{"base", "novel", "harmonic"}
+                                                  : std::vector<std::string>{"accuracy"};
+    for (const auto& name : required) {
+      if (problem.empty() && !(metrics.is_object() && metrics.contains(name) && metrics[name].is_number())) {
+        problem = "it has no '" + name + "' metric";
+      }
+    }
+    if (problem.empty()) return record;
+    log_warning(path + ": a finished record, but " + problem + "; the task runs again and replaces it");
   } catch (const Error& e) {
     log_warning(std::string(e.what()) + "; it will be replaced");
   }
@@ -301,7 +316,7 @@ json TaskRunner::run(sweeps::TaskSpec spec, bool rerun) {
     record["task_id"] = spec.id();
     record["spec"] = spec.to_json();
     if (!rerun) {
-      if (std::optional<json> finished = finished_record(options_.out_dir + "/" + spec.id() + ".json")) {
+      if (std::optional<json> finished = finished_record(options_.out_dir + "/" + spec.id() + ".json", record["spec"])) {
         (*finished)["reused"] = true;
         return *finished;
       }
@@ -326,7 +341,7 @@ json TaskRunner::run(sweeps::TaskSpec spec, bool rerun) {
   const std::string id = record["task_id"].get<std::string>();
   const std::string record_path = options_.out_dir + "/" + id + ".json";
   if (record["status"] != "ok") {
-    if (finished_record(record_path)) {
+    if (finished_record(record_path, record.value("spec", json()))) {
       log_warning("task " + id + ": keeping its finished record " + record_path + "; this failed rerun is not saved");
       return record;
     }

@@ -556,6 +556,7 @@ void FeatureStoreWriter::Impl::write(const DatasetFeatures& dataset) {
     }
     log_warning(location + ": replacing the incomplete dataset there (" + broken->second + ")");
     check_hdf5(H5Ldelete(file.get(), dataset.name.c_str(), H5P_DEFAULT), location, "removing the incomplete dataset");
+    incomplete.erase(broken);  // what is written now is complete: a second write of it is refused
   }
   Hdf5Handle group = create_group(file.get(), dataset.name, location);
   write_string_dataset(group.get(), "classnames", dataset.classnames, location + "/classnames");

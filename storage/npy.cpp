@@ -1,6 +1,5 @@
 #include "storage/npy.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -317,16 +316,13 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name, int expect
 NpyArray read_npy(const std::string& path, int expected_rank) {
   // Header first, then exactly the bytes it announces: a wrong path (a device, a huge file of another
   // kind) is an error after a few bytes, never an unbounded read.
-  // Not blocking on a named pipe without a writer (see common/files.h read_file).
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw Error(path + ": cannot open file (" + std::strerror(errno) + "); expected a .npy array");
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  const int fd = open_for_reading(path, "a .npy array");
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   struct stat info {};
-  if (::fstat(fd, &info) != 0 || S_ISDIR(info.st_mode)) throw Error(path + ": is not a file; expected a .npy array");
+  if (::fstat(fd, &info) != 0) throw Error(path + ": cannot read its size (" + std::strerror(errno) + ")");
   std::string bytes;
   read_up_to(fd, kPreambleSize, bytes, path);
   const size_t length_size = header_length_size(bytes, path);

@@ -1,6 +1,5 @@
 #include "text/bpe_vocabulary.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -9,6 +8,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/files.h"
 #include "text/unicode_text.h"
 
 namespace pg::text {
@@ -78,13 +78,11 @@ std::string read_possibly_gzipped(const std::string& path) {
     throw Error("BPE vocabulary file " + path +
                 " is a directory: pass the bpe_simple_vocab_16e6.txt.gz file");
   }
-  // Opened without blocking, so that a named pipe with no writer cannot hang the reader.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd >= 0) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  gzFile file = fd >= 0 ? gzdopen(fd, "rb") : nullptr;
+  const int fd = open_for_reading(path, "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)");
+  gzFile file = gzdopen(fd, "rb");
   if (file == nullptr) {
-    if (fd >= 0) ::close(fd);
-    throw Error("BPE vocabulary file " + path + " cannot be opened (check its permissions)");
+    ::close(fd);
+    throw Error("BPE vocabulary file " + path + " cannot be opened (out of memory)");
   }
   std::string contents;
   std::array<char, 1 << 16> buffer{};

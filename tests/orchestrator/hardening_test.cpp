@@ -219,6 +219,23 @@ TEST_F(Hardening, AFailedRerunNeverReplacesAFinishedRecord) {
   EXPECT_NE(again.output.find("finished before"), std::string::npos) << again.output;
 }
 
+// A finished record that lacks its metric (hand-edited, or cut short) is not reported as finished.
+TEST_F(Hardening, AnIncompleteFinishedRecordIsRunAgain) {
+  const std::string args = train_args(store(), "--dataset eurosat --method zeroshot");
+  const auto first = run_promptgrid(args);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string record_path = dir_ + "/results/" + read_record(first.output)["task_id"].get<std::string>() + ".json";
+  json edited = testing::read_json(record_path);
+  const double accuracy = edited["metrics"]["accuracy"];
+  edited["metrics"].erase("accuracy");
+  write_json_file_atomic(record_path, edited);
+  const auto again = run_promptgrid(args);
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("it has no 'accuracy' metric; the task runs again"), std::string::npos) << again.output;
+  EXPECT_EQ(again.output.find("finished before"), std::string::npos) << again.output;
+  EXPECT_EQ(testing::read_json(record_path)["metrics"]["accuracy"].get<double>(), accuracy);
+}
+
 // Case 15: a task whose record cannot be written left an orphan prompt file.
 TEST_F(Hardening, NoPromptFileWithoutItsRecord) {
   const std::string args = train_args(store(), "--dataset eurosat --shots 1 --epochs 1 --seed 5");
@@ -300,21 +317,32 @@ TEST_F(Hardening, EndlessFilesAreErrorsAfterAFewBytes) {
                     {"/dev/zero: not a .npy file"});
 }
 
-// Readers never wait on a named pipe that nobody writes (nor read a device without end).
+// Readers never wait forever on a named pipe that nobody writes (nor read a device without end), and
+// read pipes that are written: by a writer that comes a little later, or by a shell's <(command).
 TEST_F(Hardening, ReadersDoNotHangOnPipesOrDevices) {
   write_import_inputs(30, 8);
-  ASSERT_EQ(run_shell("mkfifo " + dir_ + "/pipe").exit_code, 0);
-  expect_user_error(run_promptgrid("features import --split " + dir_ + "/pipe --dataset dtd --template '{}.' --out " +
-                                   dir_ + "/x.h5 --backbone B --train " + dir_ + "/train.npy --val " + dir_ +
-                                   "/val.npy --test " + dir_ + "/test.npy"),
-                    {dir_ + "/pipe: not valid JSON"});
-  expect_user_error(run_promptgrid(import_args(dir_ + "/y.h5", "dtd", "--train-views " + dir_ + "/pipe")),
-                    {dir_ + "/pipe: not a .npy file"});
-  expect_user_error(run_promptgrid("encode-text --clip " + dir_ + "/pipe --bpe " + vocab() + " dog"),
-                    {dir_ + "/pipe: is not a regular file"});
-  expect_user_error(run_promptgrid("encode-text --clip /dev/zero --bpe " + vocab() + " dog"),
+  const std::string pipe = dir_ + "/pipe";
+  ASSERT_EQ(run_shell("mkfifo " + pipe).exit_code, 0);
+  // `timeout` turns a hang into a failure here rather than at ctest's limit.
+  const auto within_a_minute = [](const std::string& arguments) { return run_shell("timeout 60 \"$PG\" " + arguments); };
+  const std::string split_import = "features import --dataset dtd --template '{}.' --backbone B --train " + dir_ +
+                                   "/train.npy --val " + dir_ + "/val.npy --test " + dir_ + "/test.npy --split ";
+  const std::string nobody = pipe + ": a named pipe that nothing writes to";
+  expect_user_error(within_a_minute(split_import + pipe + " --out " + dir_ + "/x.h5"), {nobody, "a CoOp split file"});
+  expect_user_error(within_a_minute(import_args(dir_ + "/y.h5", "dtd", "--train-views " + pipe)), {nobody, ".npy"});
+  expect_user_error(within_a_minute("tokenize --bpe " + pipe + " dog"), {nobody, "BPE vocabulary"});
+  expect_user_error(within_a_minute("encode-text --clip " + pipe + " --bpe " + vocab() + " dog"),
+                    {pipe + ": is not a regular file"});
+  expect_user_error(within_a_minute("encode-text --clip /dev/zero --bpe " + vocab() + " dog"),
                     {"/dev/zero: is not a regular file"});
-  expect_user_error(run_promptgrid("tokenize --bpe " + dir_ + "/pipe dog"), {"BPE vocabulary"});
+
+  const auto late_writer = run_shell("(sleep 1; cat " + dir_ + "/split.json > " + pipe + ") & timeout 60 \"$PG\" " +
+                                     split_import + pipe + " --out " + dir_ + "/late.h5; status=$?; wait; exit $status");
+  EXPECT_EQ(late_writer.exit_code, 0) << late_writer.output;
+  const auto substituted = run_shell("bash -c 'timeout 60 \"$PG\" tokenize --bpe <(cat " + vocab() + ") dog'");
+  const auto direct = run_promptgrid("tokenize --bpe " + vocab() + " dog");
+  EXPECT_EQ(substituted.exit_code, 0) << substituted.output;
+  EXPECT_EQ(substituted.output, direct.output);
 }
 
 // Case 7: impossible sizes reached LibTorch and printed its backtrace.

@@ -229,12 +229,19 @@ TEST_F(HostileStore, AHalfWrittenDatasetDoesNotCountAsPresent) {
   FeatureStoreWriter writer(path, "ViT-B/16", kDim, FeatureDtype::float32, WriteMode::append);
   writer.write_dataset(make_dataset());
   writer.close();
-  const FeatureStoreReader reader(path);
-  EXPECT_EQ(reader.datasets(), std::vector<std::string>{"dtd"});
-  EXPECT_EQ(reader.read_split("dtd", "test").features, make_dataset().splits.at("test").features);
+  {
+    const FeatureStoreReader reader(path);
+    EXPECT_EQ(reader.datasets(), std::vector<std::string>{"dtd"});
+    EXPECT_EQ(reader.read_split("dtd", "test").features, make_dataset().splits.at("test").features);
+  }
   // A complete dataset, though, is written once.
   FeatureStoreWriter again(path, "ViT-B/16", kDim, FeatureDtype::float32, WriteMode::append);
   EXPECT_NE(error_message([&] { again.write_dataset(make_dataset()); }).find("already in the store"), std::string::npos);
+  // Nor is a replaced dataset written twice by one writer.
+  Hdf5Edit(path).remove("/dtd/test/features");
+  FeatureStoreWriter twice(path, "ViT-B/16", kDim, FeatureDtype::float32, WriteMode::append);
+  twice.write_dataset(make_dataset());
+  EXPECT_NE(error_message([&] { twice.write_dataset(make_dataset()); }).find("already in the store"), std::string::npos);
 }
 
 TEST_F(HostileStore, ASecondWriterOfTheSamePathIsRefused) {
