@@ -382,6 +382,11 @@ FeatureStoreWriter::FeatureStoreWriter(const std::string& path, const std::strin
       for (const auto& name : reader.datasets()) {
         try {
           reader.validate(name);
+          // `features import` writes all three splits: a missing one was cut short, not left out.
+          const DatasetSummary summary = reader.summary(name);
+          for (const auto& split : kSplitNames) {
+            if (summary.split_rows.count(split) == 0) throw Error(where(path, "/" + name) + ": has no " + split + " split");
+          }
         } catch (const Error& e) {
           impl_->incomplete[name] = e.what();
         }
