@@ -5,10 +5,12 @@
 # blow-up stops the script with the input saved under build-fuzz/findings/<target>/.
 #   bash scripts/fuzz.sh            # the short run of the test command: 8 s per target
 #   bash scripts/fuzz.sh 1800       # a long run: 30 minutes per target (the corpus grows in build-fuzz/)
+#   bash scripts/fuzz.sh 300 npy    # some targets only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
 targets=(pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store)
+if [ $# -gt 1 ]; then targets=("${@:2}"); fi
 
 mkdir -p build-fuzz
 cmake -S . -B build-fuzz -G Ninja -DPG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -27,6 +29,10 @@ export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan_suppressions.txt
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for target in "${targets[@]}"; do
+  if [ ! -x "build-fuzz/fuzz/fuzz_$target" ]; then
+    echo "fuzz: no target '$target'; the targets are: pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store"
+    exit 2
+  fi
   mkdir -p "build-fuzz/corpus/$target" "build-fuzz/findings/$target"
   # An allocation larger than this is a finding. libhdf5 (not promptgrid) sizes some buffers from
   # header fields before checking them against the file (a 4 GiB malloc for a 53-byte file): only
