@@ -135,7 +135,6 @@ void hash_floats(ContentHasher& hasher, const float* values, size_t count) {
   hasher.update(values, count * sizeof(float));
 }
 
-// The finished record at `path`, if there is one (an unreadable one does not count: it gets replaced).
 // The finished record of `spec` at `path`: a successful record of this very spec with every metric
 // of its protocol. Anything else there (a failed run, a damaged or hand-edited file) is run again.
 std::optional<json> finished_record(const std::string& path, const json& spec) {
@@ -143,15 +142,14 @@ std::optional<json> finished_record(const std::string& path, const json& spec) {
   try {
     json record = read_json_file(path, "a promptgrid result record");
     if (!record.is_object() || record.value("status", "") != "ok") return std::nullopt;
-    std::string problem;
-    if (record.value("spec", json()) != spec) problem = "its spec is not the task's";
     const json metrics = record.value("metrics", json::object());
     const std::vector<std::string> required = spec.value("protocol", "") == "base2novel"
                                                   ? std::vector<std::string>{"base", "novel", "harmonic"}
                                                   : std::vector<std::string>{"accuracy"};
-    for (const auto& name : required) {
-      if (problem.empty() && !(metrics.is_object() && metrics.contains(name) && metrics[name].is_number())) {
-        problem = "it has no '" + name + "' metric";
+    std::string problem = record.value("spec", json()) != spec ? "its spec is not the task's" : "";
+    for (size_t i = 0; problem.empty() && i < required.size(); ++i) {
+      if (!metrics.is_object() || !metrics.contains(required[i]) || !metrics[required[i]].is_number()) {
+        problem = "it has no '" + required[i] + "' metric";
       }
     }
     if (problem.empty()) return record;
