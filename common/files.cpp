@@ -15,17 +15,18 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/file_calls.h"
 #include "common/strings.h"
+#include "common/system_info.h"
 
 namespace pg {
 namespace {
 
 std::string reason() { return std::strerror(errno); }
 
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
-  std::string host = name;
+// The host as part of a file name.
+std::string host_for_file_names() {
+  std::string host = host_name();
   for (char& c : host) {
     if (c == '.' || c == '/') c = '_';  // keeps "<path>.tmp.<host>.<pid>" parseable
   }
@@ -41,21 +42,22 @@ std::string parent_folder(const std::string& path) {
 void sync_folder(const std::string& folder) {
   const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return;  // a folder we cannot open for reading: the rename itself stands
-  ::fsync(fd);
+  file_calls().fsync(fd);
   ::close(fd);
 }
 
 void write_all(int fd, const char* data, size_t size, const std::string& path, const std::string& temporary) {
   size_t written = 0;
   while (written < size) {
-    const ssize_t n = ::write(fd, data + written, size - written);
+    const ssize_t n = file_calls().write(fd, data + written, size - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       const std::string why = reason();
       ::close(fd);
       ::unlink(temporary.c_str());
       throw Error(path + ": write failed (" + why + ")" +
-                  (why == std::strerror(ENOSPC) ? "; free some disk space and run again" : ""));
+                      (why == std::strerror(ENOSPC) ? "; free some disk space and run again" : ""),
+                  ErrorKind::retryable);
     }
     written += static_cast<size_t>(n);
   }
@@ -136,7 +138,7 @@ nlohmann::json read_json_file(const std::string& path, const std::string& what) 
 }
 
 std::string temporary_path_for(const std::string& path) {
-  return path + ".tmp." + host_name() + "." + std::to_string(::getpid());
+  return path + ".tmp." + host_for_file_names() + "." + std::to_string(::getpid());
 }
 
 void write_file_atomic(const std::string& path, const std::string& contents) {
@@ -160,15 +162,14 @@ void write_json_file_atomic(const std::string& path, const nlohmann::json& value
 
 void publish_file(const std::string& temporary, const std::string& path, bool replace) {
   const int fd = ::open(temporary.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fsync(fd) != 0) {
+  if (fd < 0 || file_calls().fsync(fd) != 0) {
     const std::string why = reason();
     if (fd >= 0) ::close(fd);
     ::unlink(temporary.c_str());
-    throw Error(path + ": could not flush to disk (" + why + ")");
+    throw Error(path + ": could not flush to disk (" + why + ")", ErrorKind::retryable);
   }
   ::close(fd);
-  const int renamed = replace ? ::rename(temporary.c_str(), path.c_str())
-                              : ::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  const int renamed = file_calls().rename(temporary.c_str(), path.c_str(), replace);
   if (renamed != 0) {
     const bool exists = errno == EEXIST;
     const std::string why = reason();
@@ -177,7 +178,7 @@ void publish_file(const std::string& temporary, const std::string& path, bool re
       throw Error(path + ": was created by another process while this one was writing it; nothing was "
                   "replaced (remove it first, or write elsewhere)");
     }
-    throw Error(path + ": could not rename " + temporary + " into place (" + why + ")");
+    throw Error(path + ": could not rename " + temporary + " into place (" + why + ")", ErrorKind::retryable);
   }
   sync_folder(parent_folder(path));
 }
@@ -187,7 +188,7 @@ namespace {
 // Removes "<folder>/<file>.tmp.<this host>.<pid>" for dead pids, where <file> starts with `file_prefix`
 // (every file when it is empty).
 int remove_dead_temporaries(const std::string& folder, const std::string& file_prefix) {
-  const std::string marker = ".tmp." + host_name() + ".";
+  const std::string marker = ".tmp." + host_for_file_names() + ".";
   DIR* directory = ::opendir(folder.c_str());
   if (directory == nullptr) return 0;
   int removed = 0;

@@ -12,4 +12,17 @@ void log_info(const std::string& message);
 void log_debug(const std::string& message);
 void log_warning(const std::string& message);
 
+// While alive, every message logged (whatever the level) is also appended to `lines`, with its tag:
+// how a worker keeps a task's log lines for DIR/logs/<task_id>.log.
+class ScopedLogCapture {
+ public:
+  explicit ScopedLogCapture(std::string& lines);
+  ~ScopedLogCapture();
+  ScopedLogCapture(const ScopedLogCapture&) = delete;
+  ScopedLogCapture& operator=(const ScopedLogCapture&) = delete;
+
+ private:
+  std::string* previous_;
+};
+
 }  // namespace pg

@@ -15,6 +15,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "storage/feature_store.h"
+#include "storage/journal.h"
 #include "storage/npy.h"
 #include "support/zip_writer.h"
 #include "worker/checkpoint/safetensors.h"
@@ -154,6 +155,27 @@ void feature_store_seeds(const fs::path& out) {
   }
 }
 
+void sweep_file_seeds(const fs::path& out) {
+  fs::create_directories(out / "sweep_file");
+  const std::string inputs = "features: dev/null\nclip: dev/null\nvocab: dev/null\n";
+  write(out / "sweep_file" / "grid.yaml",
+        inputs + "protocol: [fewshot, base2novel]\ndatasets: all\nshots: [1, 2]\nseeds: [1]\nmethods:\n"
+                 "  - name: zeroshot\n  - name: coop\n    lr: [0.002, 0.01]\n    epochs: auto\n    csc: false\n");
+  write(out / "sweep_file" / "search.yaml",
+        inputs + "datasets: [dtd]\nshots: 1\nseeds: 1\nmethods: [{name: coop, ctx_init: a photo of a}]\n"
+                 "search: {samples: 3, seed: 7, space: {coop.lr: {log_uniform: [1e-4, 1e-1]}, "
+                 "coop.n_ctx: {choice: [4, 8]}}}\n");
+}
+
+void journal_seeds(const fs::path& out) {
+  fs::create_directories(out / "journal");
+  const std::string one = pg::storage::frame_journal_record(
+      {{"task_id", "0123456789abcdef"}, {"status", "ok"}, {"metrics", {{"accuracy", 61.5}}}});
+  const std::string two = pg::storage::frame_journal_record({{"task_id", "x"}, {"status", "failed"}, {"error", "é"}});
+  write(out / "journal" / "two.jsonl", one + two);
+  write(out / "journal" / "torn.jsonl", one + two.substr(0, two.size() / 2));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,6 +191,8 @@ int main(int argc, char** argv) {
     split_seeds(out, shared);
     vocabulary_seeds(out, shared);
     feature_store_seeds(out);
+    sweep_file_seeds(out);
+    journal_seeds(out);
   } catch (const pg::Error& e) {
     std::cerr << "make_seeds: " << e.what() << "\n";
     return 1;

@@ -63,7 +63,6 @@ int report(const std::string& message, int code) {
 int run_cli(int argc, char** argv) {
   CLI::App app{"promptgrid: the CLIP prompt-learning benchmark (CoOp, CoCoOp, baselines) at scale"};
   app.require_subcommand(1);
-  add_demo_command(app);
   add_synth_command(app);
   add_train_command(app);
   add_features_command(app);
@@ -71,11 +70,17 @@ int run_cli(int argc, char** argv) {
   add_tokenize_command(app);
   add_encode_text_command(app);
   add_bench_command(app);
+  add_run_command(app);
+  add_plan_command(app);
+  add_table_command(app);
+  add_status_command(app);
   std::string chain;
   try {
     check_arguments_are_utf8(argc, argv);
     chain = check_commands(app, argc, argv);
     app.parse(argc, argv);
+  } catch (const CommandExit& e) {
+    return e.code;
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help: the help text on stdout, exit code 0
   } catch (const CLI::ParseError& e) {

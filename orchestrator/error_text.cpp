@@ -19,6 +19,12 @@ std::string error_text(const std::exception& e) {
   return e.what();
 }
 
+ErrorKind error_kind(const std::exception& e) {
+  if (const auto* error = dynamic_cast<const Error*>(&e)) return error->kind();
+  if (is_out_of_memory(error_text(e))) return ErrorKind::retryable;
+  return ErrorKind::internal;
+}
+
 bool is_out_of_memory(const std::string& message) {
   return message.find("not enough memory") != std::string::npos ||
          message.find("out of memory") != std::string::npos || message.find("bad_alloc") != std::string::npos;

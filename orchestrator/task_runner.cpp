@@ -1,5 +1,7 @@
 #include "orchestrator/task_runner.h"
 
+#include <torch/torch.h>
+
 #include <torch/version.h>
 #include <unistd.h>
 
@@ -14,15 +16,21 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "common/system_info.h"
+#include "orchestrator/device.h"
 #include "orchestrator/error_text.h"
-#include "results/tables.h"
+#include "orchestrator/train_checkpoint.h"
 #include "storage/library_version.h"
 #include "storage/prompt_store.h"
 #include "sweeps/class_split.h"
 #include "sweeps/fewshot.h"
+#include "sweeps/protocol.h"
+#include "text/tokenizer.h"
 #include "worker/coop_prompt_learner.h"
+#include "worker/clip/text_encoder.h"
 #include "worker/coop_trainer.h"
 #include "worker/evaluation.h"
+#include "worker/torch_dtype.h"
 #include "worker/zeroshot.h"
 
 namespace pg::orchestrator {
@@ -36,26 +44,6 @@ constexpr int64_t kTestRowsPerChunk = 8192;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
-std::string host_name() {
-  char name[256] = {};
-  return ::gethostname(name, sizeof name - 1) == 0 ? name : "unknown";
-}
-
-torch::Dtype precision_dtype(const std::string& precision) {
-  if (precision == "fp16") return torch::kHalf;
-  if (precision == "bf16") return torch::kBFloat16;
-  return torch::kFloat32;
 }
 
 torch::Tensor take_rows(const torch::Tensor& rows, const std::vector<int64_t>& indices, int64_t dim = 0) {
@@ -135,34 +123,33 @@ void hash_floats(ContentHasher& hasher, const float* values, size_t count) {
   hasher.update(values, count * sizeof(float));
 }
 
-// The finished record of `spec` at `path`: a successful record of this very spec with every metric
-// of its protocol. Anything else there (a failed run, a damaged or hand-edited file) is run again.
-std::optional<json> finished_record(const std::string& path, const json& spec) {
-  if (!file_exists(path)) return std::nullopt;
-  try {
-    json record = read_json_file(path, "a promptgrid result record");
-    if (!record.is_object() || record.value("status", "") != "ok") return std::nullopt;
-    const json metrics = record.value("metrics", json::object());
-    const std::vector<std::string> required = spec.value("protocol", "") == "base2novel"
-                                                  ? std::vector<std::string>{"base", "novel", "harmonic"}
-                                                  : std::vector<std::string>{"accuracy"};
-    std::string problem = record.value("spec", json()) != spec ? "its spec is not the task's" : "";
-    for (size_t i = 0; problem.empty() && i < required.size(); ++i) {
-      if (!metrics.is_object() || !metrics.contains(required[i]) || !metrics[required[i]].is_number()) {
-        problem = "it has no '" + required[i] + "' metric";
-      }
-    }
-    if (problem.empty()) return record;
-    log_warning(path + ": a finished record, but " + problem + "; the task runs again and replaces it");
-  } catch (const Error& e) {
-    log_warning(std::string(e.what()) + "; it will be replaced");
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
-struct TaskRunner::Split {
+class TaskRunner::Impl {
+ public:
+  explicit Impl(const RunnerOptions& options);
+  sweeps::TaskSpec prepare(sweeps::TaskSpec spec);
+  TaskResult run(const sweeps::TaskSpec& spec);
+  std::string device_description() const;
+  const std::string& features_digest(const std::string& dataset);
+
+  struct Split;
+  const Split& split(const std::string& dataset, const std::string& name);
+  worker::TextEncoder& encoder_for(torch::Dtype dtype);
+  void fill_inputs(sweeps::TaskSpec& spec);
+  std::vector<storage::NamedTensor> run_unchecked(const sweeps::TaskSpec& spec, nlohmann::json& record);
+
+  RunnerOptions options_;
+  storage::FeatureStoreReader store_;
+  text::Tokenizer tokenizer_;
+  torch::Device device_;
+  std::map<torch::Dtype, worker::TextEncoder> encoders_;
+  std::map<std::string, std::shared_ptr<Split>> splits_;  // "<dataset>/<split>"
+  std::string checkpoint_digest_;
+  std::map<std::string, std::string> features_digests_;
+};
+
+struct TaskRunner::Impl::Split {
   torch::Tensor features;  // [N, E] float32, CPU
   torch::Tensor views;     // [V, N, E] float32, CPU; undefined without augmented views
   std::vector<int> labels;
@@ -170,39 +157,11 @@ struct TaskRunner::Split {
   std::vector<std::string> paths;
 };
 
-// What a successful task leaves besides its record: the tensors of its learned prompt.
-struct TaskRunner::Outcome {
-  std::vector<storage::NamedTensor> prompts;
-};
-
-torch::Device parse_device(const std::string& name) {
-  torch::Device device(torch::kCPU);
-  try {
-    device = torch::Device(name);
-  } catch (const std::exception&) {
-    throw Error("--device '" + name + "' is not a device; use cpu, cuda or cuda:N");
-  }
-  if (device.is_cuda()) {
-    if (!torch::cuda::is_available()) {
-      throw Error("--device " + name + ": this promptgrid build or machine has no CUDA device; use --device cpu");
-    }
-    if (device.has_index() && device.index() >= static_cast<int>(torch::cuda::device_count())) {
-      throw Error("--device " + name + ": only " + std::to_string(torch::cuda::device_count()) + " CUDA devices");
-    }
-  } else if (!device.is_cpu()) {
-    throw Error("--device '" + name + "' is not supported; use cpu, cuda or cuda:N");
-  }
-  return device;
-}
-
-TaskRunner::TaskRunner(const RunnerOptions& options)
+TaskRunner::Impl::Impl(const RunnerOptions& options)
     : options_(options),
       store_(options.features_path),
       tokenizer_(text::Tokenizer::from_vocab_file(options.vocab_path)),
       device_(parse_device(options.device)) {
-  make_directories(options_.out_dir);
-  // Leftovers of killed runs writing here: records and prompt files are written under temporary names.
-  remove_stale_temporaries_in(options_.out_dir);
   worker::TextEncoder& encoder = encoder_for(torch::kFloat32);
   if (encoder->options().vocab_size != tokenizer_.vocab_size()) {
     throw Error(options_.checkpoint_path + " has a vocabulary of " + std::to_string(encoder->options().vocab_size) +
@@ -226,12 +185,12 @@ TaskRunner::TaskRunner(const RunnerOptions& options)
   checkpoint_digest_ = to_hex16(hasher.digest());
 }
 
-std::string TaskRunner::device_description() const {
+std::string TaskRunner::Impl::device_description() const {
   if (device_.is_cpu()) return "cpu (" + std::to_string(torch::get_num_threads()) + " threads)";
   return device_.str();
 }
 
-worker::TextEncoder& TaskRunner::encoder_for(torch::Dtype dtype) {
+worker::TextEncoder& TaskRunner::Impl::encoder_for(torch::Dtype dtype) {
   auto found = encoders_.find(dtype);
   if (found != encoders_.end()) return found->second;
   if (dtype == torch::kHalf && device_.is_cpu()) {
@@ -242,7 +201,7 @@ worker::TextEncoder& TaskRunner::encoder_for(torch::Dtype dtype) {
   return encoders_.emplace(dtype, encoder).first->second;
 }
 
-const TaskRunner::Split& TaskRunner::split(const std::string& dataset, const std::string& name) {
+const TaskRunner::Impl::Split& TaskRunner::Impl::split(const std::string& dataset, const std::string& name) {
   const std::string key = dataset + "/" + name;
   auto found = splits_.find(key);
   if (found != splits_.end()) return *found->second;
@@ -261,7 +220,7 @@ const TaskRunner::Split& TaskRunner::split(const std::string& dataset, const std
   return *splits_.emplace(key, split).first->second;
 }
 
-const std::string& TaskRunner::features_digest(const std::string& dataset) {
+const std::string& TaskRunner::Impl::features_digest(const std::string& dataset) {
   const auto cached = features_digests_.find(dataset);
   if (cached != features_digests_.end()) return cached->second;
   const storage::DatasetSummary summary = store_.summary(dataset);
@@ -290,7 +249,7 @@ const std::string& TaskRunner::features_digest(const std::string& dataset) {
 // The spec names what it ran on: the store's backbone and the content digests of its dataset and of
 // the weights. A spec that already names other inputs was meant for other files: an error, never a
 // silent overwrite.
-void TaskRunner::fill_inputs(sweeps::TaskSpec& spec) {
+void TaskRunner::Impl::fill_inputs(sweeps::TaskSpec& spec) {
   auto settle = [](std::string& field, const std::string& actual, const std::string& name, const std::string& source) {
     if (!field.empty() && field != actual) {
       throw Error("task field '" + name + "' is '" + field + "' but " + source + " gives '" + actual +
@@ -304,28 +263,29 @@ void TaskRunner::fill_inputs(sweeps::TaskSpec& spec) {
   settle(spec.checkpoint_digest, checkpoint_digest_, "inputs.checkpoint", options_.checkpoint_path);
 }
 
-json TaskRunner::run(sweeps::TaskSpec spec, bool rerun) {
+sweeps::TaskSpec TaskRunner::Impl::prepare(sweeps::TaskSpec spec) {
+  spec.resolve();
+  if (!store_.summary(spec.dataset).split_rows.count("test")) {
+    throw Error(options_.features_path + ": dataset " + spec.dataset + " has no test split to evaluate on");
+  }
+  fill_inputs(spec);
+  return spec;
+}
+
+TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
   const auto start = Clock::now();
-  json record;
-  Outcome outcome;
+  TaskResult result;
+  json& record = result.record;
+  record["task_id"] = spec.id();
+  record["spec"] = spec.to_json();
   try {
-    spec.resolve();
-    fill_inputs(spec);
-    record["task_id"] = spec.id();
-    record["spec"] = spec.to_json();
-    if (!rerun) {
-      if (std::optional<json> finished = finished_record(options_.out_dir + "/" + spec.id() + ".json", record["spec"])) {
-        (*finished)["reused"] = true;
-        return *finished;
-      }
-    }
-    outcome = run_unchecked(spec, record);
+    result.prompts = run_unchecked(spec, record);
     record["status"] = "ok";
   } catch (const std::exception& e) {
+    result.prompts.clear();
     record["status"] = "failed";
     record["error"] = error_text(e);
-    if (!record.contains("spec")) record["spec"] = spec.to_json();
-    if (!record.contains("task_id")) record["task_id"] = spec.id();
+    record["error_kind"] = to_string(error_kind(e));
     log_warning("task " + record["task_id"].get<std::string>() + " failed: " + record["error"].get<std::string>());
   }
   record["timings"]["total_s"] = seconds_since(start);
@@ -335,44 +295,16 @@ json TaskRunner::run(sweeps::TaskSpec spec, bool rerun) {
   record["software"] = {{"promptgrid", "0.1.0"}, {"libtorch", TORCH_VERSION}, {"hdf5", storage::hdf5_library_version()}};
   record["host"] = host_name();
   record["finished_at"] = utc_now_iso8601();
-
-  const std::string id = record["task_id"].get<std::string>();
-  const std::string record_path = options_.out_dir + "/" + id + ".json";
-  if (record["status"] != "ok") {
-    if (finished_record(record_path, record.value("spec", json()))) {
-      log_warning("task " + id + ": keeping its finished record " + record_path + "; this failed rerun is not saved");
-      return record;
-    }
-    write_json_file_atomic(record_path, record);
-    return record;
-  }
-  std::string prompt_path;
-  if (!outcome.prompts.empty()) {
-    const std::string prompt_file = id + ".prompts.h5";
-    prompt_path = options_.out_dir + "/" + prompt_file;
-    storage::write_prompt_file(prompt_path, record["spec"].dump(), outcome.prompts);
-    record["prompt_file"] = prompt_file;
-  }
-  try {
-    write_json_file_atomic(record_path, record);
-  } catch (...) {
-    if (!prompt_path.empty()) remove_file_quietly(prompt_path);  // no prompt file without its record
-    throw;
-  }
-  return record;
+  return result;
 }
 
-TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
+std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
   const auto setup_start = Clock::now();
   const std::vector<std::string> classnames = store_.classnames(spec.dataset);
   const int64_t num_classes = static_cast<int64_t>(classnames.size());
   const bool base2novel = spec.protocol == "base2novel";
-  if (base2novel && spec.method == "coop" && spec.coop.class_specific) {
-    throw Error("class-specific context (CSC) exists only for the base classes, so it cannot be tested on novel "
-                "classes; use generic context for the base2novel protocol");
-  }
   const Split& train = split(spec.dataset, "train");
-  const torch::Dtype dtype = spec.method == "coop" ? precision_dtype(spec.coop.precision) : torch::kFloat32;
+  const torch::Dtype dtype = spec.method == "coop" ? worker::torch_dtype(parse_precision(spec.coop.precision, "task field 'precision'")) : torch::kFloat32;
   worker::TextEncoder& encoder = encoder_for(dtype);
 
   // The classes trained on and, for base2novel, the novel classes tested on (CoCoOp's subsample_classes
@@ -410,7 +342,8 @@ TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json
 
   // Text features of the trained (or zero-shot) classifiers; the test split is then streamed once.
   torch::Tensor seen_features, novel_features;
-  Outcome outcome;
+  std::vector<storage::NamedTensor> prompts;
+  std::optional<double> val_accuracy;
   const std::string prompt_template = store_.prompt_template(spec.dataset);
   if (spec.method == "zeroshot") {
     seen_features = worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, seen_names);
@@ -441,18 +374,50 @@ TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json
     training.seed = static_cast<uint64_t>(spec.seed);
     training.device = device_;
     training.dtype = dtype;
+    std::optional<worker::TrainState> resume;
+    auto last_saved = Clock::now();
+    if (!options_.checkpoint_dir.empty()) {
+      const std::string path = options_.checkpoint_dir + "/" + spec.id() + ".h5";
+      resume = load_train_checkpoint(path, record["spec"]);
+      if (resume) {
+        training.resume = &*resume;
+        record["train"]["resumed_at_epoch"] = resume->next_epoch;
+        log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " + std::to_string(resume->next_epoch));
+      }
+      training.on_epoch_end = [&, path](const worker::TrainState& state) {
+        if (seconds_since(last_saved) < options_.checkpoint_every_s) return;
+        try {
+          save_train_checkpoint(path, record["spec"], state);
+        } catch (const Error& e) {  // the task goes on; only its resumability is lost
+          log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
+        }
+        last_saved = Clock::now();
+      };
+    }
     const worker::TrainReport report = worker::train_coop(learner, encoder, data, training);
     record["counts"]["train"] = seen_train.rows.size();
     record["counts"]["val_sampled"] = val_rows.size();
-    record["train"] = {{"epochs", training.epochs},
+    json train_summary = {{"epochs", training.epochs},
                        {"steps", report.steps},
                        {"n_ctx", learner->options().n_ctx},
                        {"final_loss", report.epoch_loss.empty() ? 0.0 : report.epoch_loss.back()},
-                       {"loss_per_epoch", report.epoch_loss}};
+                          {"loss_per_epoch", report.epoch_loss}};
+    if (record.contains("train")) train_summary.update(record["train"]);
+    record["train"] = train_summary;
     record["timings"]["train_s"] = seconds_since(train_start);
 
     // The last-epoch model, tested once.
     seen_features = worker::coop_text_features(learner, encoder);
+    // Accuracy on the few-shot validation sample (Dassl draws it after the training shots), so a sweep
+    // can select hyperparameters without looking at test.
+    const Split& val = split(spec.dataset, "val");
+    const Subset seen_val = select(seen_classes, val_rows, val.labels);
+    if (!seen_val.rows.empty()) {
+      worker::AccuracyCounter val_counter(seen_features);
+      val_counter.add(take_rows(val.features, seen_val.rows).to(device_), torch::tensor(seen_val.labels, torch::kInt64));
+      record["counts"]["val"] = seen_val.rows.size();
+      val_accuracy = val_counter.percent();
+    }
     if (base2novel) {
       worker::CoOpPromptLearner novel_learner(coop, names_of(novel_classes, classnames), tokenizer_, encoder,
                                               static_cast<uint64_t>(spec.seed));
@@ -462,7 +427,7 @@ TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json
     }
     // The learned context, so the prompt can be re-evaluated without retraining.
     const torch::Tensor ctx = learner->context().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    outcome.prompts.push_back(
+    prompts.push_back(
         {"ctx", ctx.sizes().vec(), std::vector<float>(ctx.data_ptr<float>(), ctx.data_ptr<float>() + ctx.numel())});
   }
 
@@ -479,10 +444,11 @@ TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json
   if (base2novel) {
     record["counts"]["novel_test"] = novel_eval->counter.total();
     const double base = seen_eval.counter.percent(), novel = novel_eval->counter.percent();
-    record["metrics"] = {{"base", base}, {"novel", novel}, {"harmonic", results::harmonic_mean(base, novel)}};
+    record["metrics"] = {{"base", base}, {"novel", novel}, {"harmonic", sweeps::harmonic_mean(base, novel)}};
   } else {
     record["metrics"] = {{"accuracy", seen_eval.counter.percent()}};
   }
+  if (val_accuracy) record["metrics"]["val_accuracy"] = *val_accuracy;
   record["timings"]["eval_s"] = seconds_since(eval_start);
 
   record["warnings"] = json::array();
@@ -497,7 +463,16 @@ TaskRunner::Outcome TaskRunner::run_unchecked(const sweeps::TaskSpec& spec, json
         (base2novel ? std::string("their test images are in neither the base nor the novel test set")
                     : std::to_string(seen_eval.missing_rows) + " test images of these classes count as errors"));
   }
-  return outcome;
+  return prompts;
 }
+
+TaskRunner::TaskRunner(const RunnerOptions& options) : impl_(std::make_unique<Impl>(options)) {}
+TaskRunner::~TaskRunner() = default;
+sweeps::TaskSpec TaskRunner::prepare(sweeps::TaskSpec spec) { return impl_->prepare(std::move(spec)); }
+TaskResult TaskRunner::run(const sweeps::TaskSpec& prepared) { return impl_->run(prepared); }
+const storage::FeatureStoreReader& TaskRunner::store() const { return impl_->store_; }
+std::string TaskRunner::device_description() const { return impl_->device_description(); }
+const std::string& TaskRunner::checkpoint_digest() const { return impl_->checkpoint_digest_; }
+const std::string& TaskRunner::features_digest(const std::string& dataset) { return impl_->features_digest(dataset); }
 
 }  // namespace pg::orchestrator

@@ -1,34 +1,33 @@
 // Runs tasks (sweeps/task_spec.h) in this process: samples the few shots, trains the prompt, evaluates
-// on the test split, saves the learned context and writes the task's result record.
+// on the few-shot validation sample and the test split, and returns the result record with the learned
+// prompt. It writes nothing: where a result goes is the caller's (record_files.h for `train`, the
+// coordinator's journal for `run`), so a result has one writer.
 //
 // A TaskRunner is what a worker keeps loaded across tasks: the feature store, the tokenizer, the text
 // encoder (one copy per precision in use), the train and val splits it has read, and the content
 // digests of the weights and datasets (part of every task's spec and id). The test split is streamed in
 // chunks, so memory stays bounded whatever its size. Errors inside a task become a failed record
-// carrying the reason; the runner goes on with the next task.
+// carrying the reason and its kind; the runner goes on with the next task.
 //
-// Result record (JSON, `<out>/<task_id>.json`, written atomically):
-//   task_id, status ("ok" | "failed"), error (when failed), spec (the canonical task spec),
-//   metrics {accuracy} (fewshot) or {base, novel, harmonic} (base2novel), in percent,
+// Result record (JSON):
+//   task_id, status ("ok" | "failed"), error and error_kind (when failed: user | retryable | internal),
+//   spec (the canonical task spec), metrics {accuracy} (fewshot) or {base, novel, harmonic}
+//   (base2novel), in percent, plus val_accuracy for CoOp (on the few-shot validation sample:
+//   min(K, 4) shots per class, of the classes trained on),
 //   counts {classes, train, test...}, train {epochs, steps, final_loss, loss_per_epoch},
 //   warnings (what a reader of the numbers must know, e.g. classes missing from the train split),
-//   timings {setup_s, train_s, eval_s, total_s}, prompt_file, features, checkpoint,
+//   timings {setup_s, train_s, eval_s, total_s}, features, checkpoint,
 //   device, software {promptgrid, libtorch, hdf5}, host, finished_at (UTC, ISO 8601).
-// A finished ("ok") record is never replaced by a failed run; the learned prompt file is written just
-// before its record, and removed again if the record cannot be written.
 #pragma once
 
-#include <torch/torch.h>
-
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "storage/feature_store.h"
+#include "storage/prompt_store.h"
 #include "sweeps/task_spec.h"
-#include "text/tokenizer.h"
-#include "worker/clip/text_encoder.h"
 
 namespace pg::orchestrator {
 
@@ -36,47 +35,42 @@ struct RunnerOptions {
   std::string features_path;    // feature store (HDF5)
   std::string checkpoint_path;  // CLIP checkpoint: TorchScript .pt or safetensors
   std::string vocab_path;       // BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)
-  std::string out_dir;          // result records and learned prompts go here
   std::string device = "cpu";   // "cpu", "cuda", "cuda:1"
+  // Where CoOp tasks checkpoint (<task_id>.h5) and resume from; empty: no checkpoints.
+  std::string checkpoint_dir;
+  // Seconds between checkpoints of one task (0: after every epoch).
+  double checkpoint_every_s = 60;
 };
 
+struct TaskResult {
+  nlohmann::json record;
+  std::vector<storage::NamedTensor> prompts;  // the learned prompt (CoOp's "ctx"); empty otherwise
+};
+
+// Without LibTorch in this header (a pimpl): the CLI and the coordinator include it.
 class TaskRunner {
  public:
   // Opens the store and the checkpoint and checks they fit together (embed_dim, vocabulary size).
   explicit TaskRunner(const RunnerOptions& options);
+  ~TaskRunner();
 
-  // Runs one task and writes its record; returns the record. A task whose finished record exists is
-  // not run again (the record comes back with "reused": true) unless `rerun`. Never throws for a
-  // task's own errors (they give status "failed"); throws pg::Error only when the record cannot be
-  // written.
-  nlohmann::json run(sweeps::TaskSpec spec, bool rerun = false);
+  // Checks a spec completely and completes it with what it runs on (the store's backbone, the content
+  // digests): the spec whose id names the task. A pg::Error (nothing has run) when the spec is invalid
+  // or names other inputs than this runner's.
+  sweeps::TaskSpec prepare(sweeps::TaskSpec spec);
+  // Runs a prepared task. Never throws for the task's own errors: they give status "failed".
+  TaskResult run(const sweeps::TaskSpec& prepared);
 
-  const storage::FeatureStoreReader& store() const { return store_; }
+  const storage::FeatureStoreReader& store() const;
   std::string device_description() const;
   // XXH64 of the text tower's weights as loaded (names, shapes, float32 values, logit scale).
-  const std::string& checkpoint_digest() const { return checkpoint_digest_; }
+  const std::string& checkpoint_digest() const;
   // XXH64 of one dataset of the store (class names, template, every split's rows, labels, paths, views).
   const std::string& features_digest(const std::string& dataset);
 
  private:
-  struct Split;
-  struct Outcome;
-  const Split& split(const std::string& dataset, const std::string& name);
-  worker::TextEncoder& encoder_for(torch::Dtype dtype);
-  void fill_inputs(sweeps::TaskSpec& spec);
-  Outcome run_unchecked(const sweeps::TaskSpec& spec, nlohmann::json& record);
-
-  RunnerOptions options_;
-  storage::FeatureStoreReader store_;
-  text::Tokenizer tokenizer_;
-  torch::Device device_;
-  std::map<torch::Dtype, worker::TextEncoder> encoders_;
-  std::map<std::string, std::shared_ptr<Split>> splits_;  // "<dataset>/<split>"
-  std::string checkpoint_digest_;
-  std::map<std::string, std::string> features_digests_;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
-
-// Parses "cpu", "cuda", "cuda:N"; CUDA requested without a CUDA build or device is a pg::Error.
-torch::Device parse_device(const std::string& name);
 
 }  // namespace pg::orchestrator

@@ -7,30 +7,18 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <tuple>
 
+#include "common/coop_defaults.h"
+#include "common/error.h"
 #include "common/strings.h"
 #include "sweeps/catalog.h"
+#include "sweeps/protocol.h"
 
 namespace pg::results {
 namespace {
 
 using nlohmann::json;
-
-std::string format_cell(const MeanStd& value) {
-  char text[64];
-  if (value.count == 1) {
-    std::snprintf(text, sizeof text, "%.2f", value.mean);
-  } else {
-    std::snprintf(text, sizeof text, "%.2f ± %.2f", value.mean, value.std);
-  }
-  return text;
-}
-
-std::string two_decimals(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.2f", value);
-  return text;
-}
 
 // Datasets in catalog order (the papers' order), then any others alphabetically.
 std::vector<std::string> ordered_datasets(const std::set<std::string>& present) {
@@ -42,12 +30,6 @@ std::vector<std::string> ordered_datasets(const std::set<std::string>& present) 
     if (std::find(ordered.begin(), ordered.end(), name) == ordered.end()) ordered.push_back(name);
   }
   return ordered;
-}
-
-// The metrics a protocol's table is made of.
-std::vector<std::string> table_metrics(const std::string& protocol) {
-  if (protocol == "base2novel") return {"base", "novel"};
-  return {"accuracy"};
 }
 
 // A record's metric, or nothing when the record lacks it (hand-edited, or written by another
@@ -68,26 +50,13 @@ std::string protocol_of(const json& record) {
 // The metrics a successful record should carry for its protocol's table but does not.
 std::vector<std::string> missing_metrics(const json& record) {
   std::vector<std::string> missing;
-  for (const auto& name : table_metrics(protocol_of(record))) {
+  const std::string protocol = protocol_of(record);
+  const auto& protocols = sweeps::protocol_names();
+  if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end()) return {"protocol"};
+  for (const auto& name : sweeps::protocol_metrics(protocol)) {
     if (!metric(record, name)) missing.push_back(name);
   }
   return missing;
-}
-
-bool succeeded(const json& record, const std::string& protocol) {
-  return record.value("status", "") == "ok" && protocol_of(record) == protocol && missing_metrics(record).empty();
-}
-
-std::string markdown_row(const std::vector<std::string>& cells) {
-  std::string row = "|";
-  for (const auto& cell : cells) row += " " + cell + " |";
-  return row + "\n";
-}
-
-std::string markdown_header(const std::vector<std::string>& cells) {
-  std::string rule = "|";
-  for (size_t i = 0; i < cells.size(); ++i) rule += i == 0 ? " --- |" : " ---: |";
-  return markdown_row(cells) + rule + "\n";
 }
 
 }  // namespace
@@ -105,27 +74,41 @@ MeanStd mean_std(const std::vector<double>& values) {
   return result;
 }
 
-double harmonic_mean(double base, double novel) {
-  return base + novel > 0 ? 2 * base * novel / (base + novel) : 0.0;
-}
-
 std::string method_label(const json& spec) {
   const std::string method = spec.value("method", "");
   if (method == "zeroshot") return "Zero-shot CLIP";
   if (method != "coop") return method;
+  using namespace coop_defaults;
   const json coop = spec.value("coop", json::object());
   std::vector<std::string> settings;
   const std::string init = coop.value("ctx_init", "");
   if (!init.empty()) {
     settings.push_back("init \"" + init + "\"");
-  } else if (coop.value("n_ctx", 16) != 16) {
-    settings.push_back("n_ctx=" + std::to_string(coop.value("n_ctx", 16)));
+  } else if (coop.value("n_ctx", kContextVectors) != kContextVectors) {
+    settings.push_back("n_ctx=" + std::to_string(coop.value("n_ctx", kContextVectors)));
   }
   if (coop.value("class_specific", false)) settings.push_back("CSC");
-  if (coop.value("class_token_position", "end") != "end") settings.push_back(coop.value("class_token_position", ""));
-  if (coop.value("precision", "fp32") != "fp32") settings.push_back(coop.value("precision", ""));
-  if (coop.value("batch_size", 32) != 32) settings.push_back("batch " + std::to_string(coop.value("batch_size", 32)));
-  if (coop.value("lr", 0.002) != 0.002) settings.push_back("lr " + pg::format_number(coop.value("lr", 0.002)));
+  const std::string position = coop.value("class_token_position", kClassTokenPosition);
+  if (position != kClassTokenPosition) settings.push_back(position);
+  const std::string precision = coop.value("precision", kPrecision);
+  if (precision != kPrecision) settings.push_back(precision);
+  if (coop.value("batch_size", kBatchSize) != kBatchSize) {
+    settings.push_back("batch " + std::to_string(coop.value("batch_size", kBatchSize)));
+  }
+  if (coop.value("lr", kLearningRate) != kLearningRate) {
+    settings.push_back("lr " + pg::format_number(coop.value("lr", kLearningRate)));
+  }
+  // Epochs other than CoOp's schedule for the dataset and shots (a scaled-down run) are named.
+  const int epochs = coop.value("epochs", 0);
+  if (epochs > 0 && spec.contains("shots") && spec["shots"].is_number_integer()) {
+    try {
+      if (epochs != sweeps::coop_epochs(spec.value("dataset", ""), spec["shots"].get<int>())) {
+        settings.push_back(std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs"));
+      }
+    } catch (const Error&) {
+      settings.push_back(std::to_string(epochs) + " epochs");  // a dataset outside the catalog: no schedule
+    }
+  }
   std::string label = "CoOp";
   if (!settings.empty()) {
     label += " (";
@@ -135,115 +118,349 @@ std::string method_label(const json& spec) {
   return label;
 }
 
-std::string fewshot_table_markdown(const std::vector<json>& records) {
-  // column = (method label, shots; 0 for zero-shot), values per dataset over seeds.
-  using Column = std::pair<std::string, int>;
-  std::map<Column, std::map<std::string, std::vector<double>>> values;
-  std::set<std::string> datasets;
+namespace {
+
+// A record reduced to what the tables need. Records lacking a metric of their protocol are not runs.
+struct Run {
+  std::string protocol, dataset, method, label;
+  int shots = 0;  // 0 for zero-shot
+  bool ok = false;
+  std::map<std::string, double> metrics;
+  std::optional<double> val;
+};
+
+std::vector<Run> runs_of(const std::vector<json>& records) {
+  std::vector<Run> runs;
   for (const auto& record : records) {
-    if (!succeeded(record, "fewshot")) continue;
+    if (!record.is_object() || !record.contains("spec") || !record["spec"].is_object()) continue;
     const json& spec = record["spec"];
-    const int shots = spec.value("method", "") == "zeroshot" ? 0 : spec.value("shots", 0);
-    const std::string dataset = spec.value("dataset", "");
-    values[{method_label(spec), shots}][dataset].push_back(*metric(record, "accuracy"));
-    datasets.insert(dataset);
+    Run run;
+    run.protocol = protocol_of(record);
+    run.dataset = spec.value("dataset", "");
+    run.method = spec.value("method", "");
+    run.label = method_label(spec);
+    run.shots = run.method == "zeroshot" ? 0 : spec.value("shots", 0);
+    run.ok = record.value("status", "") == "ok";
+    if (run.ok) {
+      if (!missing_metrics(record).empty()) continue;  // listed by failures_markdown
+      for (const auto& name : sweeps::protocol_metrics(run.protocol)) run.metrics[name] = *metric(record, name);
+      run.val = metric(record, "val_accuracy");
+    }
+    runs.push_back(run);
   }
-  if (values.empty()) return "";
+  return runs;
+}
+
+std::string method_display(const std::string& method) {
+  return method == "coop" ? "CoOp" : method == "zeroshot" ? "Zero-shot CLIP" : method;
+}
+
+std::string shots_text(int shots) { return std::to_string(shots) + (shots == 1 ? " shot" : " shots"); }
+
+using SelectionKey = std::tuple<std::string, std::string, int, std::string>;  // protocol, dataset, shots, method
+
+// Per (protocol, dataset, shots, method): the setting (label) with the best mean validation accuracy.
+std::map<SelectionKey, std::string> best_on_val(const std::vector<Run>& runs) {
+  std::map<SelectionKey, std::map<std::string, std::vector<double>>> vals;
+  for (const Run& run : runs) {
+    if (run.ok && run.val) vals[{run.protocol, run.dataset, run.shots, run.method}][run.label].push_back(*run.val);
+  }
+  std::map<SelectionKey, std::string> chosen;
+  for (const auto& [key, settings] : vals) {
+    double best = -1;
+    for (const auto& [label, values] : settings) {
+      const double mean = mean_std(values).mean;
+      if (mean > best) best = mean, chosen[key] = label;
+    }
+  }
+  return chosen;
+}
+
+// With selection: only the chosen setting's runs, under the method's name; `notes` says what was chosen.
+std::vector<Run> apply_selection(std::vector<Run> runs, const TableOptions& options, const std::string& protocol,
+                                 std::vector<std::string>& notes) {
+  if (!options.select_by_val) return runs;
+  const auto chosen = best_on_val(runs);
+  std::vector<Run> kept;
+  for (Run run : runs) {
+    const auto found = chosen.find({run.protocol, run.dataset, run.shots, run.method});
+    if (found == chosen.end()) {
+      kept.push_back(run);  // nothing to choose by (zero-shot)
+      continue;
+    }
+    if (run.label != found->second) continue;
+    run.label = method_display(run.method) + " (best on val)";
+    kept.push_back(run);
+  }
+  for (const auto& [key, label] : chosen) {
+    if (std::get<0>(key) != protocol) continue;
+    notes.push_back("best on val: " + std::get<1>(key) +
+                    (std::get<2>(key) > 0 ? ", " + shots_text(std::get<2>(key)) : std::string()) + ": " + label);
+  }
+  return kept;
+}
+
+// The cell of a group of runs of one metric.
+TableCell value_cell(const std::vector<const Run*>& group, const std::string& name, int expected_seeds,
+                     bool with_std) {
+  std::vector<double> values;
+  bool failed = false;
+  for (const Run* run : group) {
+    if (run->ok) {
+      values.push_back(run->metrics.at(name));
+    } else {
+      failed = true;
+    }
+  }
+  if (values.empty()) return failed ? TableCell::label("failed") : TableCell::missing();
+  const MeanStd stats = mean_std(values);
+  TableCell cell;
+  cell.mean = stats.mean;
+  if (with_std) cell.std = stats.std;
+  cell.seeds = stats.count;
+  const bool trained = group.front()->method != "zeroshot";
+  cell.short_of_seeds = trained && expected_seeds > 0 && stats.count < expected_seeds;
+  return cell;
+}
+
+int seeds_expected(const std::map<std::string, std::map<std::string, std::vector<const Run*>>>& cells,
+                   const TableOptions& options) {
+  if (options.expected_seeds > 0) return options.expected_seeds;
+  int most = 0;
+  for (const auto& [column, rows] : cells) {
+    for (const auto& [row, group] : rows) {
+      int ok = 0;
+      for (const Run* run : group) ok += run->ok ? 1 : 0;
+      most = std::max(most, ok);
+    }
+  }
+  return most;
+}
+
+void add_seed_note(Table& table, int expected) {
+  for (const auto& row : table.rows) {
+    for (const auto& cell : row) {
+      if (cell.short_of_seeds) {
+        table.notes.insert(table.notes.begin(), "† fewer than the " + std::to_string(expected) +
+                                                    " seeds asked for (failed or not run yet)");
+        return;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Table fewshot_table(const std::vector<json>& records, const TableOptions& options) {
+  Table table;
+  table.name = "fewshot";
+  table.caption = "Accuracy (%) on the test split, mean ± std over seeds";
+  std::vector<Run> runs;
+  for (const Run& run : runs_of(records)) {
+    if (run.protocol == "fewshot") runs.push_back(run);
+  }
+  runs = apply_selection(std::move(runs), options, "fewshot", table.notes);
+  // column "label|shots" -> dataset -> runs
+  using Column = std::pair<std::string, int>;
+  std::map<Column, std::map<std::string, std::vector<const Run*>>> cells;
+  std::set<std::string> datasets;
+  for (const Run& run : runs) {
+    cells[{run.label, run.shots}][run.dataset].push_back(&run);
+    datasets.insert(run.dataset);
+  }
+  if (cells.empty()) return table;
   std::vector<Column> columns;
-  for (const auto& entry : values) columns.push_back(entry.first);
+  for (const auto& entry : cells) columns.push_back(entry.first);
   // Zero-shot first, then each method by shots.
   std::stable_sort(columns.begin(), columns.end(), [](const Column& a, const Column& b) {
     if ((a.second == 0) != (b.second == 0)) return a.second == 0;
     return a < b;
   });
+  std::map<std::string, std::map<std::string, std::vector<const Run*>>> by_name;
+  for (const auto& [column, rows] : cells) by_name[column.first + "|" + std::to_string(column.second)] = rows;
+  const int expected = seeds_expected(by_name, options);
 
-  std::vector<std::string> header = {"dataset"};
-  for (const auto& [label, shots] : columns) {
-    header.push_back(shots == 0 ? label : label + ", " + std::to_string(shots) + " shot" + (shots > 1 ? "s" : ""));
-  }
-  std::string table = "Accuracy (%) on the test split, mean ± std over seeds\n\n" + markdown_header(header);
+  table.header = {"dataset"};
+  for (const auto& [label, shots] : columns) table.header.push_back(shots == 0 ? label : label + ", " + shots_text(shots));
   const auto order = ordered_datasets(datasets);
-  std::map<Column, std::vector<double>> dataset_means;
+  std::map<Column, std::vector<const TableCell*>> column_cells;
   for (const auto& dataset : order) {
-    std::vector<std::string> row = {dataset};
+    std::vector<TableCell> row = {TableCell::label(dataset)};
     for (const auto& column : columns) {
-      auto found = values[column].find(dataset);
-      if (found == values[column].end()) {
-        row.push_back("–");
-        continue;
-      }
-      const MeanStd cell = mean_std(found->second);
-      dataset_means[column].push_back(cell.mean);
-      row.push_back(format_cell(cell));
+      const auto found = cells[column].find(dataset);
+      row.push_back(found == cells[column].end() ? TableCell::missing()
+                                                 : value_cell(found->second, "accuracy", expected, true));
     }
-    table += markdown_row(row);
+    table.rows.push_back(row);
   }
   if (order.size() > 1) {
-    std::vector<std::string> row = {"**average**"};
-    for (const auto& column : columns) {
-      const auto& means = dataset_means[column];
+    std::vector<TableCell> average = {TableCell::label("average")};
+    for (size_t c = 0; c < columns.size(); ++c) {
+      std::vector<double> means;
+      bool short_of_seeds = false;
+      for (const auto& row : table.rows) {
+        if (row[c + 1].mean) means.push_back(*row[c + 1].mean);
+        short_of_seeds = short_of_seeds || row[c + 1].short_of_seeds;
+      }
       // An average over a subset of the datasets would not be comparable with the other columns.
-      row.push_back(means.size() == order.size() ? two_decimals(mean_std(means).mean) : "–");
+      if (means.size() != order.size()) {
+        average.push_back(TableCell::missing());
+        continue;
+      }
+      TableCell cell;
+      cell.mean = mean_std(means).mean;
+      cell.seeds = 1;
+      cell.short_of_seeds = short_of_seeds;
+      average.push_back(cell);
     }
-    table += markdown_row(row);
+    table.rows.push_back(average);
+    table.summary_rows = 1;
+  }
+  add_seed_note(table, expected);
+  return table;
+}
+
+Table base2novel_table(const std::vector<json>& records, const TableOptions& options) {
+  Table table;
+  table.name = "base2novel";
+  table.caption = "Base-to-novel accuracy (%), mean over seeds; H = 2·B·N/(B+N)";
+  std::vector<Run> runs;
+  for (const Run& run : runs_of(records)) {
+    if (run.protocol == "base2novel") runs.push_back(run);
+  }
+  runs = apply_selection(std::move(runs), options, "base2novel", table.notes);
+  std::map<std::string, std::map<std::string, std::vector<const Run*>>> cells;  // label -> dataset -> runs
+  std::set<std::string> datasets;
+  for (const Run& run : runs) {
+    cells[run.label][run.dataset].push_back(&run);
+    datasets.insert(run.dataset);
+  }
+  if (cells.empty()) return table;
+  const int expected = seeds_expected(cells, options);
+  // Zero-shot first (the baseline), then the methods by label.
+  std::vector<std::string> labels;
+  for (const auto& entry : cells) labels.push_back(entry.first);
+  std::stable_partition(labels.begin(), labels.end(), [](const std::string& l) { return l == "Zero-shot CLIP"; });
+  table.header = {"dataset"};
+  for (const auto& label : labels) {
+    for (const char* part : {"base", "novel", "H"}) table.header.push_back(label + " " + part);
+  }
+  auto harmonic_cell = [](const TableCell& base, const TableCell& novel) {
+    if (!base.mean || !novel.mean) return TableCell::missing();
+    TableCell cell;
+    cell.mean = sweeps::harmonic_mean(*base.mean, *novel.mean);
+    cell.seeds = base.seeds;
+    cell.short_of_seeds = base.short_of_seeds || novel.short_of_seeds;
+    return cell;
+  };
+  const auto order = ordered_datasets(datasets);
+  for (const auto& dataset : order) {
+    std::vector<TableCell> row = {TableCell::label(dataset)};
+    for (const auto& label : labels) {
+      const auto& per_dataset = cells[label];
+      const auto found = per_dataset.find(dataset);
+      if (found == per_dataset.end()) {
+        row.insert(row.end(), {TableCell::missing(), TableCell::missing(), TableCell::missing()});
+        continue;
+      }
+      const TableCell base = value_cell(found->second, "base", expected, false);
+      const TableCell novel = value_cell(found->second, "novel", expected, false);
+      row.insert(row.end(), {base, novel, harmonic_cell(base, novel)});
+    }
+    table.rows.push_back(row);
+  }
+  if (order.size() > 1) {
+    std::vector<TableCell> average = {TableCell::label("average")};
+    for (size_t m = 0; m < labels.size(); ++m) {
+      TableCell parts[2];
+      for (int part = 0; part < 2; ++part) {
+        std::vector<double> means;
+        bool short_of_seeds = false;
+        for (const auto& row : table.rows) {
+          const TableCell& cell = row[1 + 3 * m + part];
+          if (cell.mean) means.push_back(*cell.mean);
+          short_of_seeds = short_of_seeds || cell.short_of_seeds;
+        }
+        if (means.size() != order.size()) {
+          parts[part] = TableCell::missing();
+          continue;
+        }
+        parts[part].mean = mean_std(means).mean;
+        parts[part].seeds = 1;
+        parts[part].short_of_seeds = short_of_seeds;
+      }
+      average.insert(average.end(), {parts[0], parts[1], harmonic_cell(parts[0], parts[1])});
+    }
+    table.rows.push_back(average);
+    table.summary_rows = 1;
+  }
+  add_seed_note(table, expected);
+  return table;
+}
+
+Table sweep_table(const std::vector<json>& records, const TableOptions& options) {
+  Table table;
+  table.name = "sweep";
+  table.caption = "Every setting: validation accuracy (few-shot validation sample) and test accuracy "
+                  "(few-shot: accuracy; base-to-novel: H), mean over seeds";
+  const std::vector<Run> runs = runs_of(records);
+  const auto chosen = best_on_val(runs);
+  // (protocol, dataset, shots, label) -> runs, datasets in catalog order.
+  std::set<std::string> datasets;
+  for (const Run& run : runs) datasets.insert(run.dataset);
+  std::map<std::string, size_t> rank;
+  const auto order = ordered_datasets(datasets);
+  for (size_t i = 0; i < order.size(); ++i) rank[order[i]] = i;
+  using Key = std::tuple<std::string, size_t, int, std::string>;
+  std::map<Key, std::vector<const Run*>> groups;
+  for (const Run& run : runs) groups[{run.protocol, rank[run.dataset], run.shots, run.label}].push_back(&run);
+  if (groups.empty()) return table;
+  table.header = {"protocol", "dataset", "shots", "setting", "seeds", "val", "test"};
+  if (options.select_by_val) table.header.push_back("chosen");
+  for (const auto& [key, group] : groups) {
+    const Run& first = *group.front();
+    std::vector<double> vals, tests;
+    int failed = 0;
+    for (const Run* run : group) {
+      if (!run->ok) {
+        ++failed;
+        continue;
+      }
+      if (run->val) vals.push_back(*run->val);
+      tests.push_back(first.protocol == "base2novel" ? sweeps::harmonic_mean(run->metrics.at("base"), run->metrics.at("novel"))
+                                                     : run->metrics.at("accuracy"));
+    }
+    std::vector<TableCell> row = {TableCell::label(first.protocol), TableCell::label(first.dataset),
+                                  TableCell::label(first.shots > 0 ? std::to_string(first.shots) : "–"),
+                                  TableCell::label(first.label),
+                                  TableCell::label(std::to_string(tests.size()) + (failed ? " (+" + std::to_string(failed) + " failed)" : ""))};
+    for (const auto* values : {&vals, &tests}) {
+      if (values->empty()) {
+        row.push_back(TableCell::missing());
+        continue;
+      }
+      TableCell cell;
+      cell.mean = mean_std(*values).mean;
+      cell.seeds = static_cast<int>(values->size());
+      row.push_back(cell);
+    }
+    if (options.select_by_val) {
+      const auto found = chosen.find({first.protocol, first.dataset, first.shots, first.method});
+      row.push_back(TableCell::label(found != chosen.end() && found->second == first.label ? "✓" : ""));
+    }
+    table.rows.push_back(row);
   }
   return table;
 }
 
+std::string fewshot_table_markdown(const std::vector<json>& records) {
+  const Table table = fewshot_table(records);
+  return table.rows.empty() ? "" : render_markdown(table);
+}
+
 std::string base2novel_table_markdown(const std::vector<json>& records) {
-  struct Cells {
-    std::vector<double> base, novel;
-  };
-  std::map<std::string, std::map<std::string, Cells>> values;  // label -> dataset -> seeds
-  std::set<std::string> datasets;
-  for (const auto& record : records) {
-    if (!succeeded(record, "base2novel")) continue;
-    const json& spec = record["spec"];
-    const std::string dataset = spec.value("dataset", "");
-    Cells& cells = values[method_label(spec)][dataset];
-    cells.base.push_back(*metric(record, "base"));
-    cells.novel.push_back(*metric(record, "novel"));
-    datasets.insert(dataset);
-  }
-  if (values.empty()) return "";
-  std::vector<std::string> header = {"dataset"};
-  for (const auto& entry : values) {
-    for (const char* part : {"base", "novel", "H"}) header.push_back(entry.first + " " + part);
-  }
-  std::string table = "Base-to-novel accuracy (%), mean over seeds; H = 2·B·N/(B+N)\n\n" + markdown_header(header);
-  const auto order = ordered_datasets(datasets);
-  std::map<std::string, Cells> averages;
-  for (const auto& dataset : order) {
-    std::vector<std::string> row = {dataset};
-    for (auto& [label, per_dataset] : values) {
-      auto found = per_dataset.find(dataset);
-      if (found == per_dataset.end()) {
-        row.insert(row.end(), {"–", "–", "–"});
-        continue;
-      }
-      const double base = mean_std(found->second.base).mean;
-      const double novel = mean_std(found->second.novel).mean;
-      averages[label].base.push_back(base);
-      averages[label].novel.push_back(novel);
-      row.insert(row.end(), {two_decimals(base), two_decimals(novel), two_decimals(harmonic_mean(base, novel))});
-    }
-    table += markdown_row(row);
-  }
-  if (order.size() > 1) {
-    std::vector<std::string> row = {"**average**"};
-    for (const auto& entry : values) {
-      const Cells& cells = averages[entry.first];
-      if (cells.base.size() != order.size()) {
-        row.insert(row.end(), {"–", "–", "–"});
-        continue;
-      }
-      const double base = mean_std(cells.base).mean;
-      const double novel = mean_std(cells.novel).mean;
-      row.insert(row.end(), {two_decimals(base), two_decimals(novel), two_decimals(harmonic_mean(base, novel))});
-    }
-    table += markdown_row(row);
-  }
-  return table;
+  const Table table = base2novel_table(records);
+  return table.rows.empty() ? "" : render_markdown(table);
 }
 
 std::string failures_markdown(const std::vector<json>& records) {

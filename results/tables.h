@@ -1,13 +1,22 @@
 // The tables researchers publish, from result records (the JSON a task writes; see
-// orchestrator/task_runner.h): few-shot accuracy per dataset and shots, and base / novel / harmonic
-// mean for the base-to-novel protocol. Cells are mean ± std over seeds (std with ddof 0, as CoOp's
-// parse_test_res.py computes it); averages over datasets follow the papers: the average of B and N,
-// and H of those averages.
+// orchestrator/task_runner.h), as results/table.h tables:
+//   fewshot     dataset × (method, shots): accuracy, mean ± std over seeds, and the average row;
+//   base2novel  dataset × method: base, novel and H = 2·B·N/(B+N); the average row takes H of the
+//               averaged B and N, as the papers do;
+//   sweep       one row per (protocol, dataset, shots, setting): validation and test accuracy, so a
+//               hyperparameter search can be read, and with select_by_val which setting was chosen.
+// Cells are means over seeds with std ddof 0 (CoOp's parse_test_res.py). A cell with fewer seeds than
+// the sweep asked for is flagged †; a cell whose every run failed says "failed"; a missing cell is
+// "–". An average over datasets exists only where every dataset has the cell. A record without a
+// metric its protocol requires (sweeps/protocol.h) is listed by failures_markdown, never counted as 0.
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "results/table.h"
 
 namespace pg::results {
 
@@ -18,13 +27,25 @@ struct MeanStd {
 };
 
 MeanStd mean_std(const std::vector<double>& values);
-double harmonic_mean(double base, double novel);
 
 // The column label of a record's method and settings: "Zero-shot CLIP", "CoOp", or
 // "CoOp (n_ctx=4, init "a photo of a", CSC, middle)" when settings differ from CoOp's defaults.
 std::string method_label(const nlohmann::json& spec);
 
-// Markdown tables over the successful records of each protocol; an empty string when there are none.
+struct TableOptions {
+  // The seeds the sweep asked for per cell; 0: the most any cell has.
+  int expected_seeds = 0;
+  // Per protocol, dataset, shots and method, use only the setting with the best mean validation
+  // accuracy (metrics.val_accuracy); the tables say which was chosen.
+  bool select_by_val = false;
+};
+
+// Empty (no rows) when no record of the protocol succeeded.
+Table fewshot_table(const std::vector<nlohmann::json>& records, const TableOptions& options = {});
+Table base2novel_table(const std::vector<nlohmann::json>& records, const TableOptions& options = {});
+Table sweep_table(const std::vector<nlohmann::json>& records, const TableOptions& options = {});
+
+// Markdown of the tables above with default options; an empty string when there are no rows.
 std::string fewshot_table_markdown(const std::vector<nlohmann::json>& records);
 std::string base2novel_table_markdown(const std::vector<nlohmann::json>& records);
 

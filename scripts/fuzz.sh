@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
-targets=(pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store)
+targets=(pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store sweep_file journal)
+all_targets=("${targets[@]}")
 if [ $# -gt 1 ]; then targets=("${@:2}"); fi
 
 mkdir -p build-fuzz
@@ -30,7 +31,7 @@ export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan_suppressions.txt
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for target in "${targets[@]}"; do
   if [ ! -x "build-fuzz/fuzz/fuzz_$target" ]; then
-    echo "fuzz: no target '$target'; the targets are: pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store"
+    echo "fuzz: no target '$target'; the targets are: ${all_targets[*]}"
     exit 2
   fi
   mkdir -p "build-fuzz/corpus/$target" "build-fuzz/findings/$target"

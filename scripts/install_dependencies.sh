@@ -8,6 +8,10 @@ packages=(
   libtorch-dev libopenblas0-openmp   # LibTorch (CPU) and a fast BLAS for it (reference BLAS is ~10x slower)
   libhdf5-dev                        # feature store, learned prompts
   nlohmann-json3-dev libcli11-dev zlib1g-dev
+  libyaml-cpp-dev                    # sweep files
+  libopenmpi-dev openmpi-bin         # the coordinator and workers of `promptgrid run` (mpirun)
+  gnuplot-nox                        # few-shot curves (PNG and SVG) under <out>/plots
+  texlive-latex-base texlive-latex-recommended  # the test that the LaTeX tables compile (booktabs)
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev llvm       # libFuzzer and the sanitizers for scripts/fuzz.sh (llvm: symbolized reports)
 )

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "common/error.h"
@@ -597,6 +598,8 @@ struct FeatureStoreReader::Impl {
   std::string path;
   Hdf5Handle file;
   RootInfo root;
+  // What the probe child found validating each dataset: "" (valid) or the error. Empty without a probe.
+  std::map<std::string, std::string> probed;
 
   Hdf5Handle open_dataset_group(const std::string& dataset) const {
     check_dataset_name(path, dataset);
@@ -622,15 +625,27 @@ FeatureStoreReader::FeatureStoreReader(const std::string& path, Probe probe) : i
     // Everything this reader can be asked for, read once in a child process (storage/hdf5_probe.h).
     // A dataset that is merely malformed is reported when it is used, as without the probe: the other
     // datasets of the store stay usable (and a broken one can be replaced).
-    probe_in_child(path, [&] {
+    // Each dataset's verdict comes back ({"dtd": "", "eurosat": "<error>"}), so validate() need not
+    // read the file a second time.
+    const std::string report = probe_in_child_with_report(path, [&] {
       const FeatureStoreReader reader(path, Probe::none);
+      nlohmann::json verdicts = nlohmann::json::object();
       for (const auto& dataset : reader.datasets()) {
         try {
           reader.validate(dataset);
-        } catch (const Error&) {
+          verdicts[dataset] = "";
+        } catch (const Error& e) {
+          verdicts[dataset] = e.what();
         }
       }
+      return verdicts.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     });
+    const nlohmann::json verdicts = nlohmann::json::parse(report, nullptr, false);
+    if (verdicts.is_object()) {
+      for (const auto& [dataset, verdict] : verdicts.items()) {
+        if (verdict.is_string()) impl_->probed[dataset] = verdict.get<std::string>();
+      }
+    }
   }
   impl_->file = open_hdf5_file(path, false, kWhatItIs);
   impl_->root = read_root(impl_->file.get(), path);
@@ -745,6 +760,11 @@ void FeatureStoreReader::for_each_chunk(const std::string& dataset, const std::s
 }
 
 void FeatureStoreReader::validate(const std::string& dataset) const {
+  const auto probed = impl_->probed.find(dataset);
+  if (probed != impl_->probed.end()) {
+    if (!probed->second.empty()) throw Error(probed->second);
+    return;  // the probe child read and checked all of it a moment ago
+  }
   const std::string& path = impl_->path;
   constexpr int64_t kRowsPerRead = 8192;
   for (const auto& split : kSplitNames) {

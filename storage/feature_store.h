@@ -111,7 +111,8 @@ class FeatureStoreReader {
   void for_each_chunk(const std::string& dataset, const std::string& split, int64_t chunk_rows,
                       const std::function<void(const SplitChunk&)>& visit) const;
   // Reads and checks everything of one dataset (every row, label, path and view), streaming: what
-  // `features info` runs, so that it accepts exactly what training can read.
+  // `features info` runs, so that it accepts exactly what training can read. A reader that probed the
+  // file (Probe::in_child) has this verdict from its child already and does not read the file again.
   void validate(const std::string& dataset) const;
 
  private:

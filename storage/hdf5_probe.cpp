@@ -31,13 +31,13 @@ void write_all(int fd, const std::string& text) {
 // Set in sanitizer builds (the fuzz targets), where a fuzzer registers it to report a death as its own.
 extern "C" void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
 
-[[noreturn]] void run_child(int fd, const std::function<void()>& read) {
+[[noreturn]] void run_child(int fd, const std::function<std::string()>& read) {
   // A crash must end the child, not run handlers it inherited (a fuzzer's, a debugger's).
   for (const int signal_number : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) ::signal(signal_number, SIG_DFL);
   if (__sanitizer_set_death_callback != nullptr) __sanitizer_set_death_callback(nullptr);
   int code = 0;
   try {
-    read();
+    write_all(fd, read());
   } catch (const Error& e) {
     write_all(fd, e.what());
     code = kPgErrorExit;
@@ -58,6 +58,14 @@ int default_time_limit(const std::string& path) {
 }  // namespace
 
 void probe_in_child(const std::string& path, const std::function<void()>& read, int time_limit_seconds) {
+  probe_in_child_with_report(path, [&] {
+    read();
+    return std::string();
+  }, time_limit_seconds);
+}
+
+std::string probe_in_child_with_report(const std::string& path, const std::function<std::string()>& read,
+                                       int time_limit_seconds) {
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) throw Error(path + ": cannot check the file (pipe: " + std::strerror(errno) + ")");
   const pid_t child = ::fork();
@@ -101,7 +109,7 @@ void probe_in_child(const std::string& path, const std::function<void()>& read, 
     throw Error(path + ": reading it took over " + std::to_string(limit) +
                 " s, so it was stopped; the file is damaged (or the disk extremely slow)");
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return message;
   if (WIFEXITED(status) && WEXITSTATUS(status) == kPgErrorExit) throw Error(message);
   if (WIFEXITED(status) && WEXITSTATUS(status) == kOtherErrorExit) {
     throw Error(path + ": could not be read (" + message + ")");

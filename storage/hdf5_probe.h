@@ -16,5 +16,9 @@ namespace pg::storage {
 // 20 MB/s of the file's size). Returns when it finished; throws the child's pg::Error, or a pg::Error
 // naming `path` when the child crashed or ran out of time (it is then killed).
 void probe_in_child(const std::string& path, const std::function<void()>& read, int time_limit_seconds = 0);
+// The same, where the child's read returns a report (what it found) that comes back to the parent, so
+// the parent need not read the file a second time to learn it.
+std::string probe_in_child_with_report(const std::string& path, const std::function<std::string()>& read,
+                                       int time_limit_seconds = 0);
 
 }  // namespace pg::storage

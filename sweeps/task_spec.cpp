@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/hash.h"
+#include "common/precision.h"
 #include "common/utf8.h"
 #include "sweeps/catalog.h"
 
@@ -33,12 +34,16 @@ void TaskSpec::resolve() {
                 "(CPython's random.seed(-n) is random.seed(n): pass the absolute value)");
   }
   require_one_of("class_token_position", coop.class_token_position, {"end", "middle", "front"});
-  require_one_of("precision", coop.precision, {"fp32", "fp16", "bf16"});
+  parse_precision(coop.precision, "task field 'precision'");
   if (coop.n_ctx < 1 && coop.ctx_init.empty()) throw Error("task field 'n_ctx' must be 1 or more");
   if (coop.batch_size < 1) throw Error("task field 'batch_size' must be 1 or more");
   if (!(coop.lr > 0)) throw Error("task field 'lr' must be positive");
   if (coop.epochs < 0) throw Error("task field 'epochs' must be 1 or more (0 = the protocol's default)");
   if (coop.epochs == 0) coop.epochs = coop_epochs(dataset, shots);
+  if (protocol == "base2novel" && coop.class_specific) {
+    throw Error("task field 'csc' is true, but class-specific context (CSC) exists only for the base classes and "
+                "cannot be tested on novel ones; use generic context (csc: false) for the base2novel protocol");
+  }
 }
 
 nlohmann::json TaskSpec::to_json() const {

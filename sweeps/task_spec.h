@@ -8,17 +8,19 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/coop_defaults.h"
+
 namespace pg::sweeps {
 
 struct CoOpSettings {
-  int n_ctx = 16;
+  int n_ctx = coop_defaults::kContextVectors;
   std::string ctx_init;                       // words such as "a photo of a"; empty = random N(0, 0.02)
   bool class_specific = false;                // CSC: one context per class
-  std::string class_token_position = "end";   // end | middle | front
+  std::string class_token_position = coop_defaults::kClassTokenPosition;  // end | middle | front
   int epochs = 0;                             // 0 = the protocol's default (sweeps/catalog.h coop_epochs)
-  int batch_size = 32;
-  double lr = 0.002;
-  std::string precision = "fp32";             // fp32 | fp16 | bf16
+  int batch_size = coop_defaults::kBatchSize;
+  double lr = coop_defaults::kLearningRate;
+  std::string precision = coop_defaults::kPrecision;  // fp32 | fp16 | bf16 (common/precision.h)
 };
 
 struct TaskSpec {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/coop_defaults.h"
 #include "worker/clip/text_encoder.h"
 #include "text/tokenizer.h"
 
@@ -31,14 +32,14 @@ std::string to_string(ClassTokenPosition position);
 
 struct CoOpOptions {
   // Number of context vectors M; ignored when ctx_init is set (M = its token count).
-  int64_t n_ctx = 16;
+  int64_t n_ctx = coop_defaults::kContextVectors;
   // Words whose token embeddings initialise the context, e.g. "a photo of a"; empty: random init.
   std::string ctx_init;
   // Class-specific context (CSC): one context per class instead of one shared by all.
   bool class_specific = false;
   ClassTokenPosition position = ClassTokenPosition::end;
   // Std of the N(0, std^2) random init.
-  double init_std = 0.02;
+  double init_std = coop_defaults::kContextInitStd;
   // Keep only positions up to the last EOT (L = max(eot_index) + 1 instead of 77): under the causal
   // mask the features are identical and the encoder does ~3x less work.
   bool truncate_after_eot = true;

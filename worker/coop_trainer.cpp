@@ -185,6 +185,20 @@ torch::Tensor CoOpTrainStep::momentum_buffer() const {
   return static_cast<const torch::optim::SGDParamState&>(*found->second).momentum_buffer();
 }
 
+void CoOpTrainStep::set_momentum_buffer(const torch::Tensor& buffer) {
+  auto& state = optimizer_.state();
+  using Key = typename std::decay_t<decltype(state)>::key_type;
+  const torch::Tensor& ctx = learner_->context();
+  if (!buffer.defined() || buffer.sizes() != ctx.sizes()) {
+    throw Error("a saved SGD momentum buffer of shape " +
+                (buffer.defined() ? format_shape(buffer.sizes().vec()) : std::string("(none)")) +
+                " does not fit the context " + format_shape(ctx.sizes().vec()));
+  }
+  auto param_state = std::make_unique<torch::optim::SGDParamState>();
+  param_state->momentum_buffer(buffer.to(ctx.device(), ctx.scalar_type()).clone());
+  state[optimizer_state_key<Key>(ctx.unsafeGetTensorImpl())] = std::move(param_state);
+}
+
 int64_t batches_per_epoch(int64_t num_items, int64_t batch_size) {
   if (num_items < 1 || batch_size < 1) {
     throw Error("batches_per_epoch: " + std::to_string(num_items) + " items in batches of " +
@@ -215,8 +229,23 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
   std::vector<int64_t> order(static_cast<size_t>(n));
   std::vector<int64_t> source_row(static_cast<size_t>(n));
   TrainReport report;
+  int first_epoch = 0;
+  if (options.resume != nullptr) {
+    const TrainState& saved = *options.resume;
+    if (saved.next_epoch < 0 || saved.next_epoch > options.epochs) {
+      throw Error("a checkpoint at epoch " + std::to_string(saved.next_epoch) + " does not fit a run of " +
+                  std::to_string(options.epochs) + " epochs");
+    }
+    learner->set_context(saved.context);
+    if (saved.momentum.defined()) train_step.set_momentum_buffer(saved.momentum);
+    std::istringstream rng_text(saved.rng_state);
+    rng_text >> rng;
+    if (!rng_text) throw Error("a checkpoint's random-number state is damaged; remove the checkpoint to start over");
+    report = saved.report;
+    first_epoch = saved.next_epoch;
+  }
 
-  for (int epoch = 0; epoch < options.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
     const double lr = coop_learning_rate(epoch, schedule);
     train_step.set_lr(lr);
     for (int64_t i = 0; i < n; ++i) {
@@ -253,6 +282,18 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
     report.epoch_loss.push_back(sum / static_cast<double>(batches));
     report.epoch_lr.push_back(lr);
     report.steps += batches;
+    if (options.on_epoch_end && epoch + 1 < options.epochs) {
+      TrainState state;
+      state.next_epoch = epoch + 1;
+      state.context = learner->context().detach().to(torch::kCPU, torch::kFloat32).clone();
+      const torch::Tensor momentum = train_step.momentum_buffer();
+      if (momentum.defined()) state.momentum = momentum.detach().to(torch::kCPU, torch::kFloat32).clone();
+      std::ostringstream rng_text;
+      rng_text << rng;
+      state.rng_state = rng_text.str();
+      state.report = report;
+      options.on_epoch_end(state);
+    }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

@@ -16,26 +16,17 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
+#include "common/coop_defaults.h"
 #include "worker/clip/text_encoder.h"
 #include "worker/coop_prompt_learner.h"
 
 namespace pg::worker {
 
-struct TrainOptions {
-  int epochs = 50;
-  int batch_size = 32;
-  double lr = 0.002;
-  double momentum = 0.9;
-  double weight_decay = 5e-4;
-  double warmup_lr = 1e-5;
-  int warmup_epochs = 1;
-  uint64_t seed = 1;
-  torch::Device device = torch::kCPU;
-  // The text encoder's compute dtype: float32, float16 or bfloat16.
-  torch::Dtype dtype = torch::kFloat32;
-};
+
 
 struct TrainingData {
   torch::Tensor features;  // [N, E] image features (any float dtype, any device), not normalized
@@ -48,6 +39,36 @@ struct TrainReport {
   std::vector<double> epoch_lr;    // learning rate each epoch ran at
   int64_t steps = 0;               // optimizer steps in all
   double seconds = 0;              // wall time of the training loop
+};
+
+// Where training stands after an epoch: everything needed to continue it exactly.
+struct TrainState {
+  int next_epoch = 0;
+  torch::Tensor context;   // the learner's context, float32 on the CPU
+  torch::Tensor momentum;  // SGD's momentum buffer of the context, float32 on the CPU
+  std::string rng_state;   // the trainer's std::mt19937_64, in the standard's text form
+  TrainReport report;      // of the epochs so far
+};
+
+struct TrainOptions {
+  int epochs = 50;
+  int batch_size = coop_defaults::kBatchSize;
+  double lr = coop_defaults::kLearningRate;
+  double momentum = coop_defaults::kMomentum;
+  double weight_decay = coop_defaults::kWeightDecay;
+  double warmup_lr = coop_defaults::kWarmupLearningRate;
+  int warmup_epochs = coop_defaults::kWarmupEpochs;
+  uint64_t seed = 1;
+  torch::Device device = torch::kCPU;
+  // The text encoder's compute dtype: float32, float16 or bfloat16.
+  torch::Dtype dtype = torch::kFloat32;
+  // Called after every epoch but the last with where training stands; the caller decides whether to
+  // save it (a checkpoint). Called on the training thread; an exception from it stops training.
+  std::function<void(const TrainState&)> on_epoch_end;
+  // Continue from a saved state instead of starting at epoch 0: the result is the same as that of an
+  // uninterrupted run (same RNG draws, same optimizer state; on the CPU with the same thread count,
+  // bit-identical).
+  const TrainState* resume = nullptr;
 };
 
 // Logits [B, n_cls] float32 = logit_scale * normalize(image_features) @ normalize(text_features).T,
@@ -72,6 +93,8 @@ class CoOpTrainStep {
   void set_lr(double lr);
   // SGD momentum buffer of the context, shape of the context; undefined before the first step.
   torch::Tensor momentum_buffer() const;
+  // Restores a saved momentum buffer (resuming from a checkpoint).
+  void set_momentum_buffer(const torch::Tensor& buffer);
 
  private:
   CoOpPromptLearner learner_;

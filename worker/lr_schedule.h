@@ -7,13 +7,15 @@
 // 0.001 * (1 + cos(pi * (E - 2) / E)). The schedule is stepped once per epoch, never per batch.
 #pragma once
 
+#include "common/coop_defaults.h"
+
 namespace pg::worker {
 
 struct LrScheduleOptions {
-  double base_lr = 0.002;
+  double base_lr = coop_defaults::kLearningRate;
   int max_epochs = 50;
-  double warmup_lr = 1e-5;
-  int warmup_epochs = 1;
+  double warmup_lr = coop_defaults::kWarmupLearningRate;
+  int warmup_epochs = coop_defaults::kWarmupEpochs;
 };
 
 // Learning rate of epoch `epoch` (0-based). Invalid options or an epoch outside [0, max_epochs) are a

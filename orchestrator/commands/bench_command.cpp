@@ -12,12 +12,14 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/precision.h"
 #include "orchestrator/commands/commands.h"
-#include "orchestrator/task_runner.h"
+#include "orchestrator/device.h"
 #include "orchestrator/torch_threads.h"
 #include "worker/clip/random_clip.h"
 #include "text/tokenizer.h"
 #include "worker/coop_trainer.h"
+#include "worker/torch_dtype.h"
 
 namespace pg::orchestrator {
 namespace {
@@ -33,7 +35,7 @@ struct BenchOptions {
   int64_t batch = 32;
   int steps = 5;
   int warmup = 2;
-  std::string precision = "fp32";
+  std::string precision = coop_defaults::kPrecision;
   std::string device = "cpu";
   std::string truncate = "both";
   int threads = 0;
@@ -68,9 +70,7 @@ struct Timing {
 
 Timing time_steps(const BenchOptions& options, bool truncate) {
   const torch::Device device = parse_device(options.device);
-  const torch::Dtype dtype = options.precision == "fp16"   ? torch::kHalf
-                             : options.precision == "bf16" ? torch::kBFloat16
-                                                           : torch::kFloat32;
+  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
   const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
   worker::TextEncoderOptions encoder_options;
   encoder_options.vocab_size = tokenizer.vocab_size();
@@ -146,9 +146,7 @@ void check_bench_options(const BenchOptions& options) {
   if (options.truncate != "both" && options.truncate != "on" && options.truncate != "off") {
     throw Error("bench: --truncate '" + options.truncate + "': use both, on or off");
   }
-  if (options.precision != "fp32" && options.precision != "fp16" && options.precision != "bf16") {
-    throw Error("bench: --precision '" + options.precision + "': use fp32, fp16 or bf16");
-  }
+  parse_precision(options.precision, "bench: --precision");
   if (options.device == "cpu") {
     const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
     const double needed = step_bytes(options);
@@ -181,7 +179,7 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--batch", options->batch, "Images per step")->default_val(options->batch);
   command->add_option("--steps", options->steps, "Timed steps (the median is reported)")->default_val(options->steps);
   command->add_option("--warmup", options->warmup, "Untimed steps first")->default_val(options->warmup);
-  command->add_option("--precision", options->precision, "fp32 | fp16 (CUDA) | bf16")->default_val("fp32");
+  command->add_option("--precision", options->precision, "fp32 | fp16 (CUDA) | bf16")->capture_default_str();
   command->add_option("--device", options->device, "cpu | cuda | cuda:N")->default_val("cpu");
   command->add_option("--truncate", options->truncate, "both | on | off")->default_val("both");
   add_threads_option(*command, options->threads);

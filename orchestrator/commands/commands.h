@@ -8,13 +8,22 @@ class App;
 
 namespace pg::orchestrator {
 
+// Thrown by a command's callback to end with `code` once it has said what it had to (a sweep stopped
+// by a signal ends with 128 + the signal's number).
+struct CommandExit {
+  int code;
+};
+
 void add_tokenize_command(CLI::App& app);
 void add_encode_text_command(CLI::App& app);
 void add_features_command(CLI::App& app);
 void add_fewshot_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
-void add_demo_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_plan_command(CLI::App& app);
+void add_table_command(CLI::App& app);
+void add_status_command(CLI::App& app);
 
 }  // namespace pg::orchestrator

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "orchestrator/commands/commands.h"
+#include "orchestrator/record_files.h"
 #include "orchestrator/task_runner.h"
 #include "orchestrator/torch_threads.h"
 
@@ -13,6 +14,7 @@ namespace pg::orchestrator {
 void add_train_command(CLI::App& app) {
   struct Arguments {
     RunnerOptions runner;
+    std::string out_dir;
     sweeps::TaskSpec spec;
     bool rerun = false;
     int threads = 0;
@@ -35,27 +37,27 @@ void add_train_command(CLI::App& app) {
                       "Seed of the few-shot sample, context init and batch order (0 to 2^63 - 1)")
       ->default_val(1);
   command->add_option("--n-ctx", args->spec.coop.n_ctx, "Number of context vectors (ignored with --ctx-init)")
-      ->default_val(16);
+      ->capture_default_str();
   command->add_option("--ctx-init", args->spec.coop.ctx_init,
                       "Initialise the context from these words, e.g. \"a photo of a\" (default: random N(0, 0.02))");
   command->add_flag("--csc", args->spec.coop.class_specific, "Class-specific context (one per class)");
   command->add_option("--class-token-position", args->spec.coop.class_token_position, "end | middle | front")
-      ->default_val("end");
+      ->capture_default_str();
   command->add_option("--epochs", args->spec.coop.epochs,
                       "Epochs (default: CoOp's: 50 for 1 shot, 100 for 2-4, 200 for 8+; ImageNet 50)")
       ->default_val(0);
-  command->add_option("--batch-size", args->spec.coop.batch_size, "Batch size")->default_val(32);
-  command->add_option("--lr", args->spec.coop.lr, "Base learning rate of SGD")->default_val(0.002);
+  command->add_option("--batch-size", args->spec.coop.batch_size, "Batch size")->capture_default_str();
+  command->add_option("--lr", args->spec.coop.lr, "Base learning rate of SGD")->capture_default_str();
   command->add_option("--precision", args->spec.coop.precision,
                       "Text-encoder precision: fp32 | fp16 (CUDA only) | bf16")
-      ->default_val("fp32");
+      ->capture_default_str();
   command->add_option("--clip", args->runner.checkpoint_path, "CLIP checkpoint: OpenAI .pt archive or safetensors")
       ->required()
       ->check(CLI::ExistingFile);
   command->add_option("--bpe", args->runner.vocab_path, "CLIP BPE vocabulary (bpe_simple_vocab_16e6.txt.gz)")
       ->required()
       ->check(CLI::ExistingFile);
-  command->add_option("--out", args->runner.out_dir, "Folder for the result record and learned prompt")->required();
+  command->add_option("--out", args->out_dir, "Folder for the result record and learned prompt")->required();
   command->add_option("--device", args->runner.device, "cpu | cuda | cuda:N")->default_val("cpu");
   command->add_flag("--rerun", args->rerun,
                     "Run the task even if its finished record exists (a failed rerun never replaces it)");
@@ -63,8 +65,16 @@ void add_train_command(CLI::App& app) {
   command->callback([args] {
     set_torch_threads(args->threads);
     TaskRunner runner(args->runner);
-    const nlohmann::json record = runner.run(args->spec, args->rerun);
-    const std::string record_path = args->runner.out_dir + "/" + record["task_id"].get<std::string>() + ".json";
+    const sweeps::TaskSpec spec = runner.prepare(args->spec);
+    nlohmann::json record;
+    if (!args->rerun) {
+      if (auto finished = find_finished_record(args->out_dir, spec.id(), spec.to_json())) {
+        record = *finished;
+        record["reused"] = true;
+      }
+    }
+    if (record.is_null()) record = save_result_files(args->out_dir, runner.run(spec));
+    const std::string record_path = args->out_dir + "/" + record["task_id"].get<std::string>() + ".json";
     if (record["status"] != "ok") {
       throw Error("task " + record["task_id"].get<std::string>() + " failed: " + record["error"].get<std::string>() +
                   " (record: " + record_path + ")");

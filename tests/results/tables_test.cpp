@@ -1,6 +1,13 @@
 #include "results/tables.h"
+#include "sweeps/protocol.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "common/files.h"
+#include "support/test_data.h"
 
 namespace pg::results {
 namespace {
@@ -20,7 +27,14 @@ json coop_record(const std::string& dataset, int shots, int seed, double accurac
 json b2n_record(const std::string& method, const std::string& dataset, double base, double novel) {
   return {{"status", "ok"},
           {"spec", {{"method", method}, {"protocol", "base2novel"}, {"dataset", dataset}}},
-          {"metrics", {{"base", base}, {"novel", novel}}}};
+          {"metrics", {{"base", base}, {"novel", novel}, {"harmonic", sweeps::harmonic_mean(base, novel)}}}};
+}
+
+json with_lr(json record, double lr, double val) {
+  record["spec"]["coop"]["lr"] = lr;
+  record["metrics"]["val_accuracy"] = val;
+  record["task_id"] = record["task_id"].get<std::string>() + std::to_string(lr);
+  return record;
 }
 
 TEST(Tables, MeanStdUsesPopulationStd) {
@@ -32,10 +46,10 @@ TEST(Tables, MeanStdUsesPopulationStd) {
 
 TEST(Tables, HarmonicMeanReproducesPublishedAverages) {
   // DESIGN §1: ViT-B/16 base-to-novel averages B/N/H as published.
-  EXPECT_NEAR(harmonic_mean(69.34, 74.22), 71.70, 0.005);  // CLIP
-  EXPECT_NEAR(harmonic_mean(82.69, 63.22), 71.66, 0.005);  // CoOp
-  EXPECT_NEAR(harmonic_mean(80.47, 71.69), 75.83, 0.005);  // CoCoOp
-  EXPECT_EQ(harmonic_mean(0, 0), 0);
+  EXPECT_NEAR(sweeps::harmonic_mean(69.34, 74.22), 71.70, 0.005);  // CLIP
+  EXPECT_NEAR(sweeps::harmonic_mean(82.69, 63.22), 71.66, 0.005);  // CoOp
+  EXPECT_NEAR(sweeps::harmonic_mean(80.47, 71.69), 75.83, 0.005);  // CoCoOp
+  EXPECT_EQ(sweeps::harmonic_mean(0, 0), 0);
 }
 
 TEST(Tables, FewshotTableHasMeanStdPerCellAndAverageRow) {
@@ -65,11 +79,13 @@ TEST(Tables, Base2NovelAverageTakesHOfAveragedBaseAndNovel) {
   EXPECT_NE(table.find("| **average** | 80.00 | 60.00 | 68.57 |"), std::string::npos) << table;
 }
 
-TEST(Tables, FailedRecordsAreListedNotAveraged) {
+TEST(Tables, FailedRecordsAreListedAndMarkedNotAveraged) {
   std::vector<json> records = {coop_record("eurosat", 1, 1, 60),
                                {{"task_id", "abc"}, {"status", "failed"}, {"error", "loss became NaN"},
-                                {"spec", {{"dataset", "dtd"}, {"protocol", "fewshot"}, {"method", "coop"}}}}};
-  EXPECT_EQ(fewshot_table_markdown(records).find("dtd"), std::string::npos);
+                                {"spec", coop_record("dtd", 1, 1, 0)["spec"]}}};
+  const std::string table = fewshot_table_markdown(records);
+  EXPECT_NE(table.find("| dtd | failed |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| **average** | – |"), std::string::npos) << table;
   EXPECT_EQ(failures_markdown(records), "- task abc (dtd) failed: loss became NaN\n");
 }
 
@@ -99,6 +115,90 @@ TEST(Tables, MethodLabelNamesNonDefaultSettings) {
   spec["coop"]["lr"] = 0.004;
   EXPECT_EQ(method_label(spec), "CoOp (init \"a photo of a\", middle, lr 0.004)");
   EXPECT_EQ(method_label({{"method", "zeroshot"}}), "Zero-shot CLIP");
+  // Epochs: named only when they are not CoOp's schedule (dtd, 1 shot: 50).
+  spec = coop_record("dtd", 1, 1, 0)["spec"];
+  spec["coop"]["epochs"] = 50;
+  EXPECT_EQ(method_label(spec), "CoOp");
+  spec["coop"]["epochs"] = 3;
+  EXPECT_EQ(method_label(spec), "CoOp (3 epochs)");
+}
+
+TEST(Tables, CellsWithFewerSeedsThanAskedAreFlaggedAndFailedCellsMarked) {
+  std::vector<json> records = {coop_record("eurosat", 1, 1, 60), coop_record("eurosat", 1, 2, 64),
+                               coop_record("dtd", 1, 1, 40),
+                               {{"task_id", "x"}, {"status", "failed"}, {"error", "out of memory"},
+                                {"spec", coop_record("dtd", 1, 2, 0)["spec"]}},
+                               {{"task_id", "y"}, {"status", "failed"}, {"error", "out of memory"},
+                                {"spec", coop_record("dtd", 2, 1, 0)["spec"]}}};
+  TableOptions options;
+  options.expected_seeds = 2;
+  const std::string table = render_markdown(fewshot_table(records, options));
+  EXPECT_NE(table.find("| dtd | 40.00† | failed |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| eurosat | 62.00 ± 2.00 | – |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| **average** | 51.00† | – |"), std::string::npos) << table;
+  EXPECT_NE(table.find("† fewer than the 2 seeds asked for"), std::string::npos) << table;
+}
+
+TEST(Tables, CsvIsOneLinePerCellAndLatexUsesBooktabs) {
+  std::vector<json> records = {coop_record("eurosat", 1, 1, 60), coop_record("eurosat", 1, 2, 64),
+                               coop_record("dtd", 1, 1, 40), coop_record("dtd", 1, 2, 44)};
+  const Table table = fewshot_table(records);
+  const std::string csv = render_csv(table);
+  EXPECT_EQ(csv,
+            "row,column,value,mean,std,seeds,short_of_seeds\n"
+            "dtd,\"CoOp, 1 shot\",42.00 ± 2.00,42.00,2.00,2,false\n"
+            "eurosat,\"CoOp, 1 shot\",62.00 ± 2.00,62.00,2.00,2,false\n"
+            "average,\"CoOp, 1 shot\",52.00,52.00,,1,false\n");
+  const std::string latex = render_latex(table);
+  EXPECT_NE(latex.find("\\toprule\ndataset & CoOp, 1 shot \\\\\n\\midrule\n"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("dtd & 42.00 $\\pm$ 2.00 \\\\"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("\\midrule\naverage & 52.00 \\\\\n\\bottomrule"), std::string::npos) << latex;
+  EXPECT_NE(latex.find("mean $\\pm$ std"), std::string::npos) << latex;  // the caption, escaped
+}
+
+TEST(Tables, LatexTablesCompileWithPdflatex) {
+  // Every mark a table can hold: ± std, †, –, failed, ✓, and a label with LaTeX's special characters.
+  std::vector<json> records = {coop_record("eurosat", 1, 1, 60), coop_record("eurosat", 1, 2, 64),
+                               with_lr(coop_record("dtd", 1, 1, 40), 0.01, 3),
+                               {{"task_id", "x"}, {"status", "failed"}, {"error", "oom"},
+                                {"spec", coop_record("dtd", 2, 1, 0)["spec"]}},
+                               b2n_record("zeroshot", "my_data&100%", 70, 60)};
+  TableOptions options;
+  options.expected_seeds = 2;
+  options.select_by_val = true;
+  const std::string dir = testing::make_temp_dir("latex");
+  std::ofstream(dir + "/tables.tex") << "\\documentclass{article}\n\\usepackage[utf8]{inputenc}\n"
+                                        "\\usepackage[T1]{fontenc}\n\\usepackage{booktabs}\n\\begin{document}\n"
+                                     << render_latex(fewshot_table(records, options))
+                                     << render_latex(base2novel_table(records, options))
+                                     << render_latex(sweep_table(records, options)) << "\\end{document}\n";
+  const int status = std::system(("cd " + dir + " && pdflatex -interaction=nonstopmode -halt-on-error tables.tex "
+                                   "> pdflatex.log 2>&1").c_str());
+  EXPECT_EQ(status, 0) << "pdflatex failed (texlive-latex-recommended is installed by "
+                          "scripts/install_dependencies.sh):\n"
+                       << testing::read_bytes(dir + "/pdflatex.log");
+  EXPECT_TRUE(file_exists(dir + "/tables.pdf"));
+}
+
+TEST(Tables, SelectionByValidationPicksTheBestSettingPerCellAndSaysSo) {
+  // lr 0.01 is better on val for eurosat (and on test), lr 0.002 for dtd (though worse on test):
+  // the selection follows val, never test.
+  std::vector<json> records = {
+      with_lr(coop_record("eurosat", 1, 1, 70), 0.01, 80), with_lr(coop_record("eurosat", 1, 1, 60), 0.002, 50),
+      with_lr(coop_record("dtd", 1, 1, 30), 0.01, 20), with_lr(coop_record("dtd", 1, 1, 50), 0.002, 10),
+      with_lr(coop_record("dtd", 1, 2, 40), 0.002, 40)};
+  TableOptions options;
+  options.select_by_val = true;
+  options.expected_seeds = 1;
+  const std::string table = render_markdown(fewshot_table(records, options));
+  EXPECT_NE(table.find("| CoOp (best on val), 1 shot |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| dtd | 45.00 ± 5.00 |"), std::string::npos) << table;  // lr 0.002: val 25 > 20
+  EXPECT_NE(table.find("| eurosat | 70.00 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("best on val: dtd, 1 shot: CoOp\n"), std::string::npos) << table;
+  EXPECT_NE(table.find("best on val: eurosat, 1 shot: CoOp (lr 0.01)"), std::string::npos) << table;
+  const std::string sweep = render_markdown(sweep_table(records, options));
+  EXPECT_NE(sweep.find("| fewshot | dtd | 1 | CoOp | 2 | 25.00 | 45.00 | ✓ |"), std::string::npos) << sweep;
+  EXPECT_NE(sweep.find("| fewshot | dtd | 1 | CoOp (lr 0.01) | 1 | 20.00 | 30.00 |  |"), std::string::npos) << sweep;
 }
 
 }  // namespace

@@ -87,6 +87,28 @@ TEST(CoOpTrainer, SameSeedSameResultOtherSeedOtherOrder) {
   EXPECT_FALSE(torch::equal(first->context(), reseeded->context()));
 }
 
+TEST(CoOpTrainer, ResumedFromAnyEpochEndsBitIdenticalToAnUninterruptedRun) {
+  TextEncoder encoder = tiny_encoder();
+  TrainingData data = separable_data(70, 6);
+  data.views = data.features.unsqueeze(0).repeat({2, 1, 1}) + 0.05 * torch::randn({2, 70, 32});
+  TrainOptions options = quick_options(5);
+  std::vector<TrainState> states;
+  options.on_epoch_end = [&](const TrainState& state) { states.push_back(state); };
+  CoOpPromptLearner whole = make_learner(encoder);
+  const TrainReport uninterrupted = train_coop(whole, encoder, data, options);
+  ASSERT_EQ(states.size(), 4u);  // after epochs 1..4, not after the last
+  for (const TrainState& state : states) {
+    // A fresh learner (its own random init) continues from the saved state.
+    CoOpPromptLearner resumed = make_learner(encoder, /*seed=*/99);
+    TrainOptions resume = quick_options(5);
+    resume.resume = &state;
+    const TrainReport report = train_coop(resumed, encoder, data, resume);
+    EXPECT_TRUE(torch::equal(resumed->context(), whole->context())) << "resumed at epoch " << state.next_epoch;
+    EXPECT_EQ(report.epoch_loss, uninterrupted.epoch_loss);
+    EXPECT_EQ(report.steps, uninterrupted.steps);
+  }
+}
+
 TEST(CoOpTrainer, ViewsAreDrawnPerImage) {
   TextEncoder encoder = tiny_encoder();
   const TrainingData plain = separable_data(70, 5);

@@ -1,0 +1,167 @@
+// `promptgrid run SWEEP.yaml [key=value ...] --out DIR`: a whole sweep, in this process or across MPI
+// ranks (`mpirun -np N promptgrid run ...`: rank 0 coordinates, ranks 1..N-1 work).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "orchestrator/commands/commands.h"
+#include "orchestrator/coordinator.h"
+#include "orchestrator/error_text.h"
+#include "orchestrator/in_process_link.h"
+#include "orchestrator/mpi_link.h"
+#include "orchestrator/sweep_worker.h"
+#include "orchestrator/torch_threads.h"
+#include "results/sweep_tables.h"
+
+namespace pg::orchestrator {
+namespace {
+
+struct RunArguments {
+  std::string sweep_file;
+  std::vector<std::string> overrides;
+  SweepRunOptions options;
+  std::string device = "cpu";
+  int threads = 0;
+  double checkpoint_every_s = 60;
+};
+
+RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& args) {
+  RunnerOptions options;
+  options.features_path = sweep.features;
+  options.checkpoint_path = sweep.clip;
+  options.vocab_path = sweep.vocab;
+  options.device = args.device;
+  options.checkpoint_dir = args.options.out_dir + "/checkpoints";
+  options.checkpoint_every_s = args.checkpoint_every_s;
+  return options;
+}
+
+// Threads per worker rank: --threads, else this rank's cores shared among the worker ranks of its node
+// (a rank bound to a core set by mpirun keeps its set), so ranks × threads never oversubscribe.
+int threads_for_worker(int requested, int workers_on_node) {
+  if (requested > 0) return requested;
+  const int cores = available_cores();
+  const int machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (cores < machine) return cores;  // bound: the cores this rank was given
+  return std::max(1, cores / std::max(1, workers_on_node));
+}
+
+int report_summary(const SweepRunSummary& summary, const std::string& out_dir) {
+  std::cout << "\n" << results::write_sweep_tables(out_dir);
+  std::cout << "\n"
+            << summary.tasks << " tasks: " << summary.reused << " finished before, " << summary.ok << " run now, "
+            << summary.failed << " failed, in " << static_cast<int>(summary.seconds + 0.5) << " s; journal "
+            << out_dir << "/journal.jsonl, tables in " << out_dir << "/tables" << std::endl;
+  if (summary.dispatched > 0) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "schedule: %d workers, makespan %.1f s, task time %.1f s, efficiency %.3f, coordinator %.2f ms per "
+                  "task, worker idle %.1f s (%s/runs.jsonl)",
+                  summary.workers, summary.makespan_s, summary.task_seconds, summary.efficiency(),
+                  1000 * summary.coordinator_s / static_cast<double>(summary.dispatched), summary.worker_idle_s,
+                  out_dir.c_str());
+    std::cout << line << std::endl;
+  }
+  if (summary.stop_signal != 0) {
+    std::cerr << "promptgrid: stopped by a signal; run the same command again to resume" << std::endl;
+    return 128 + summary.stop_signal;
+  }
+  if (summary.stopped_for_failures) throw Error("stopped after " + std::to_string(summary.failed) +
+                                                " failed tasks (--max-failures); see " + out_dir + "/tables/failures.md");
+  if (summary.failed > 0) {
+    throw Error(std::to_string(summary.failed) + " tasks failed; see " + out_dir +
+                "/tables/failures.md and the logs in " + out_dir + "/logs (run again to retry them)");
+  }
+  return 0;
+}
+
+// One process does both jobs.
+int run_in_process(const RunArguments& args) {
+  set_torch_threads(args.threads);
+  const sweeps::Sweep sweep = sweeps::load_sweep(args.sweep_file, args.overrides);
+  TaskRunner runner(runner_options(sweep, args));
+  SweepWorker worker(runner, args.options.out_dir, 0);
+  InProcessLink link(worker);
+  return report_summary(run_sweep(sweep, args.options, runner, link), args.options.out_dir);
+}
+
+// Every rank reads the sweep and opens the inputs; all agree before any work, so that a bad sweep is
+// one error from rank 0 rather than N errors and a hang.
+int run_with_mpi(const RunArguments& args) {
+  MpiSession mpi;
+  if (mpi.size() < 2) {
+    throw Error("promptgrid run under mpirun needs 2 or more ranks (rank 0 coordinates, the others work); "
+                "use mpirun -np 2 or more, or run without mpirun");
+  }
+  const bool coordinator = mpi.rank() == 0;
+  std::string error;
+  std::unique_ptr<sweeps::Sweep> sweep;
+  std::unique_ptr<TaskRunner> runner;
+  try {
+    set_torch_threads(threads_for_worker(args.threads, mpi.workers_on_this_node()));
+    sweep = std::make_unique<sweeps::Sweep>(sweeps::load_sweep(args.sweep_file, args.overrides));
+    runner = std::make_unique<TaskRunner>(runner_options(*sweep, args));
+  } catch (const std::exception& e) {
+    error = error_text(e);
+  }
+  if (!mpi.all_succeeded(error.empty())) {
+    if (coordinator) throw Error(error.empty() ? "another rank could not start (see its message above)" : error);
+    if (!error.empty()) std::cerr << "promptgrid: rank " << mpi.rank() << ": " << error << std::endl;
+    return 2;
+  }
+  if (!coordinator) {
+    SweepWorker worker(*runner, args.options.out_dir, mpi.rank());
+    run_mpi_worker(worker);
+    return 0;
+  }
+  MpiCoordinatorLink link(mpi);
+  try {
+    return report_summary(run_sweep(*sweep, args.options, *runner, link), args.options.out_dir);
+  } catch (const Error& e) {
+    // The workers wait for tasks: end the whole job rather than leave them waiting.
+    std::cerr << "promptgrid: error: " << e.what() << std::endl;
+    mpi.abort(2);
+  }
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto args = std::make_shared<RunArguments>();
+  auto* command = app.add_subcommand(
+      "run",
+      "Run a sweep file: every task of its grid, in this process or across MPI ranks (mpirun -np N promptgrid run "
+      "...: rank 0 coordinates, the others work). Results go to DIR/journal.jsonl; finished tasks are skipped when "
+      "the command runs again; the tables go to DIR/tables.");
+  command->add_option("sweep", args->sweep_file, "Sweep file (YAML)")->required()->check(CLI::ExistingFile);
+  command->add_option("overrides", args->overrides,
+                      "Overrides key=value with dotted keys and YAML values: shots=[1,16] methods.1.lr=0.01");
+  command->add_option("--out", args->options.out_dir, "Output folder: journal, tables, logs, prompts")->required();
+  command->add_option("--retries", args->options.retries,
+                      "Re-run a task that failed for a reason other than its input (out of memory, I/O) up to N "
+                      "times, on another worker when there is one")
+      ->default_val(0)
+      ->check(CLI::Range(0, 100));
+  command->add_option("--max-failures", args->options.max_failures,
+                      "Stop the sweep cleanly after N failed tasks (0: never)")
+      ->default_val(0)
+      ->check(CLI::Range(0, 1'000'000));
+  command->add_option("--device", args->device, "cpu | cuda | cuda:N")->default_val("cpu");
+  command->add_option("--checkpoint-every", args->checkpoint_every_s,
+                      "Seconds between checkpoints of a running CoOp task (DIR/checkpoints; 0: every epoch)")
+      ->default_val(60)
+      ->check(CLI::Range(0.0, 1e9));
+  command->add_option("--threads", args->threads,
+                      "CPU threads per worker (0: the node's cores shared among its worker ranks)")
+      ->default_val(0);
+  command->callback([args] {
+    const int code = launched_by_mpi() ? run_with_mpi(*args) : run_in_process(*args);
+    if (code != 0) throw CommandExit{code};
+  });
+}
+
+}  // namespace pg::orchestrator

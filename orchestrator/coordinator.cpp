@@ -1,0 +1,272 @@
+#include "orchestrator/coordinator.h"
+
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/system_info.h"
+#include "orchestrator/progress.h"
+#include "orchestrator/scheduler.h"
+#include "orchestrator/store_facts.h"
+#include "storage/journal.h"
+#include "results/sweep_tables.h"
+#include "storage/library_version.h"
+#include "sweeps/cost_model.h"
+#include "sweeps/protocol.h"
+#include "text/tokenizer.h"
+
+namespace pg::orchestrator {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+std::atomic<int> g_stop_signal{0};
+
+void on_stop_signal(int signal) {
+  if (g_stop_signal.exchange(signal) != 0) {
+    // The second signal: stop now, the default way.
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
+
+// Installs the handlers for the coordinator's lifetime.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+
+ private:
+  void (*previous_int_)(int);
+  void (*previous_term_)(int);
+};
+
+// A journal record counts as finished when it succeeded and carries every metric of its protocol.
+bool is_finished(const json& record) {
+  if (record.value("status", "") != "ok" || !record.contains("spec")) return false;
+  const json metrics = record.value("metrics", json::object());
+  try {
+    for (const auto& name : sweeps::protocol_metrics(record["spec"].value("protocol", ""))) {
+      if (!metrics.is_object() || !metrics.contains(name) || !metrics[name].is_number()) return false;
+    }
+  } catch (const Error&) {
+    return false;
+  }
+  return true;
+}
+
+std::string sweep_file_header(const sweeps::Sweep& sweep) {
+  std::string header = "# The sweep as `promptgrid run` resolved it (overrides applied, paths absolute).\n";
+  header += "# from: " + sweep.file + "\n";
+  for (const auto& item : sweep.overrides) header += "# override: " + item + "\n";
+  header += "# software: promptgrid 0.1.0, LibTorch " + std::string(TORCH_VERSION) + ", HDF5 " +
+            storage::hdf5_library_version() + "\n";
+  return header;
+}
+
+struct PlannedTask {
+  sweeps::TaskSpec spec;
+  std::string id;
+  double flops = 0;
+  int attempts = 0;
+};
+
+double seconds_between(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+}  // namespace
+
+double SweepRunSummary::efficiency() const {
+  return task_seconds > 0 && workers > 0 ? makespan_s / (task_seconds / workers) : 0.0;
+}
+
+SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& options, TaskRunner& runner,
+                          CoordinatorLink& link) {
+  const auto start = Clock::now();
+  SweepRunSummary summary;
+  make_directories(options.out_dir);
+  storage::JournalWriter journal(options.out_dir + "/journal.jsonl");
+  remove_stale_temporaries_in(options.out_dir);
+  for (const auto& warning : journal.recovered().warnings) log_warning(warning);
+  write_file_atomic(options.out_dir + "/sweep.yaml", sweep_file_header(sweep) + sweep.resolved_yaml);
+
+  // The tasks, their ids (with the inputs' digests) and estimated work.
+  const text::Tokenizer tokenizer = text::Tokenizer::from_vocab_file(sweep.vocab);
+  const std::vector<sweeps::DatasetFacts> facts = read_dataset_facts(runner.store(), tokenizer);
+  std::map<std::string, const sweeps::DatasetFacts*> facts_of;
+  for (const auto& f : facts) facts_of[f.name] = &f;
+  std::map<std::string, bool> finished;
+  for (const auto& record : journal.recovered().records) {
+    if (is_finished(record)) finished[record.value("task_id", "")] = true;
+  }
+  std::vector<PlannedTask> tasks;
+  for (const sweeps::TaskSpec& expanded : sweeps::expand_sweep(sweep, facts)) {
+    PlannedTask task;
+    task.spec = runner.prepare(expanded);
+    task.id = task.spec.id();
+    ++summary.tasks;
+    if (finished.count(task.id)) {
+      ++summary.reused;
+      continue;
+    }
+    task.flops = sweeps::estimated_flops(task.spec, *facts_of.at(task.spec.dataset));
+    tasks.push_back(std::move(task));
+  }
+  std::vector<SchedulerTask> costs;
+  for (const auto& task : tasks) costs.push_back({task.spec.dataset, task.flops});
+  Scheduler scheduler(costs, link.workers());
+  sweeps::CostCalibration calibration;
+
+  Progress progress(options.out_dir, summary.tasks, summary.reused, link.workers());
+  if (summary.reused > 0) {
+    log_info(std::to_string(summary.reused) + " of " + std::to_string(summary.tasks) +
+             " tasks finished before (journal); running the other " + std::to_string(tasks.size()));
+  }
+  StopSignals signals;
+  std::vector<bool> idle(static_cast<size_t>(link.workers()), false);
+  std::map<int, size_t> running_on;  // worker -> task
+  bool stopping = false;
+  double flops_left = 0;  // of the tasks not yet journaled
+  for (const auto& task : tasks) flops_left += task.flops;
+  // Unknown (-1) until a task has finished: the cost model's FLOPs are only proportional to time.
+  auto remaining_seconds = [&] {
+    return calibration.samples() == 0 ? -1.0 : calibration.seconds(flops_left) / std::max(1, link.workers());
+  };
+
+  summary.workers = link.workers();
+  std::optional<Clock::time_point> first_dispatch, last_result;
+  double waiting_s = 0;  // in receive, or running a task in this process (send_task)
+  const auto loop_start = Clock::now();
+  while (true) {
+    if (g_stop_signal != 0 && !stopping) {
+      stopping = true;
+      summary.stop_signal = g_stop_signal;
+      log_warning("stopping: no new tasks; waiting for the " + std::to_string(running_on.size()) +
+                  " running ones to finish (signal again to stop at once)");
+    }
+    // Hand out work to idle workers.
+    for (int worker = 0; !stopping && worker < link.workers(); ++worker) {
+      if (!idle[static_cast<size_t>(worker)]) continue;
+      const std::optional<size_t> next = scheduler.next_for(worker);
+      if (!next) continue;
+      PlannedTask& task = tasks[*next];
+      ++task.attempts;
+      idle[static_cast<size_t>(worker)] = false;
+      running_on[worker] = *next;
+      progress.started(worker, task.id, task.spec);
+      const auto send_start = Clock::now();
+      if (!first_dispatch) first_dispatch = send_start;
+      link.send_task(worker, task.spec.to_json().dump());
+      waiting_s += seconds_between(send_start, Clock::now());
+      ++summary.dispatched;
+    }
+    if (running_on.empty() && (stopping || scheduler.pending() == 0)) break;
+
+    const auto receive_start = Clock::now();
+    const std::optional<WorkerMessage> message = link.receive(500);
+    waiting_s += seconds_between(receive_start, Clock::now());
+    if (message && message->kind == WorkerMessage::Kind::ready) {
+      idle[static_cast<size_t>(message->worker)] = true;
+      const json about = json::parse(message->payload, nullptr, false);
+      progress.joined(message->worker, about.is_object() ? about : json::object());
+    }
+    if (message && message->kind == WorkerMessage::Kind::result) {
+      const int worker = message->worker;
+      idle[static_cast<size_t>(worker)] = true;
+      const auto at = running_on.find(worker);
+      if (at == running_on.end()) throw Error("worker " + std::to_string(worker) + " sent a result it was not asked for",
+                                              ErrorKind::internal);
+      const size_t index = at->second;
+      running_on.erase(at);
+      last_result = Clock::now();
+      PlannedTask& task = tasks[index];
+      json record = json::parse(message->payload, nullptr, false);
+      if (!record.is_object()) {
+        record = {{"task_id", task.id}, {"spec", task.spec.to_json()}, {"status", "failed"},
+                  {"error", "the worker's result was not JSON"}, {"error_kind", "internal"}};
+      }
+      if (record.contains("timings") && record["timings"].is_object()) {
+        summary.task_seconds += record["timings"].value("worker_s", 0.0);
+      }
+      record["task_id"] = task.id;  // the coordinator's id is the one the journal knows
+      record["attempt"] = task.attempts;
+      record["cost"] = {{"flops", task.flops}};
+      const bool ok = record.value("status", "") == "ok";
+      const bool may_pass_again = !ok && record.value("error_kind", "internal") != "user";
+      if (may_pass_again && task.attempts <= options.retries && !stopping) {
+        log_warning("task " + task.id + " failed (" + record.value("error", "") + "); retrying, attempt " +
+                    std::to_string(task.attempts + 1) + " of " + std::to_string(options.retries + 1));
+        scheduler.retry(index, worker);
+        progress.finished(worker, record, /*final=*/false, remaining_seconds());
+        continue;
+      }
+      journal.append(record);
+      remove_file_quietly(options.out_dir + "/checkpoints/" + task.id + ".h5");  // the journal has it now
+      scheduler.finished(index);
+      flops_left -= task.flops;
+      if (ok) {
+        ++summary.ok;
+        calibration.add(task.flops, record["timings"].value("total_s", 0.0));
+      } else {
+        ++summary.failed;
+        if (options.max_failures > 0 && static_cast<int>(summary.failed) >= options.max_failures && !stopping) {
+          stopping = true;
+          summary.stopped_for_failures = true;
+          log_warning(std::to_string(summary.failed) + " tasks failed (--max-failures " +
+                      std::to_string(options.max_failures) + "); stopping after the running ones");
+        }
+      }
+      progress.finished(worker, record, /*final=*/true, remaining_seconds());
+    }
+    progress.tick(remaining_seconds());
+  }
+  for (int worker = 0; worker < link.workers(); ++worker) link.send_stop(worker);
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  summary.coordinator_s = seconds_between(loop_start, Clock::now()) - waiting_s;
+  if (first_dispatch && last_result) {
+    summary.makespan_s = seconds_between(*first_dispatch, *last_result);
+    summary.worker_idle_s = std::max(0.0, summary.makespan_s * summary.workers - summary.task_seconds);
+  }
+  // One line per run of the command, so a resumed run does not hide the numbers of the one before.
+  const json stats = {{"finished_at", utc_now_iso8601()},
+                          {"tasks", summary.tasks},
+                          {"finished_before", summary.reused},
+                          {"dispatched", summary.dispatched},
+                          {"workers", summary.workers},
+                          {"wall_s", summary.seconds},
+                          {"makespan_s", summary.makespan_s},
+                          {"task_s", summary.task_seconds},
+                          {"efficiency", summary.efficiency()},
+                          {"coordinator_s", summary.coordinator_s},
+                          {"coordinator_ms_per_task",
+                           summary.dispatched > 0 ? 1000 * summary.coordinator_s / summary.dispatched : 0.0},
+                          {"worker_idle_s", summary.worker_idle_s}};
+  const std::string stats_path = options.out_dir + "/runs.jsonl";
+  const std::string earlier = file_exists(stats_path) ? read_file(stats_path, kMaxJsonFileBytes, "a sweep's run log") : "";
+  write_file_atomic(stats_path, earlier + stats.dump() + "\n");
+  progress.done(summary.stop_signal != 0 || summary.stopped_for_failures ? "stopped" : "finished");
+  results::write_sweep_tables(options.out_dir);
+  return summary;
+}
+
+}  // namespace pg::orchestrator

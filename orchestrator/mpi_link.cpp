@@ -1,0 +1,107 @@
+#include "orchestrator/mpi_link.h"
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+
+#include "common/error.h"
+
+namespace pg::orchestrator {
+namespace {
+
+enum Tag { kReady = 1, kResult = 2, kTask = 3, kStop = 4 };
+
+// Waits for a message matching (source, any tag) up to `timeout_ms` (< 0: forever), sleeping between
+// polls: MPI_Recv would spin a core at 100% for the whole wait.
+bool wait_for_message(int source, int timeout_ms, MPI_Status& status) {
+  const auto start = std::chrono::steady_clock::now();
+  int sleep_us = 200;
+  while (true) {
+    int arrived = 0;
+    MPI_Iprobe(source, MPI_ANY_TAG, MPI_COMM_WORLD, &arrived, &status);
+    if (arrived) return true;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(timeout_ms)) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+    sleep_us = std::min(sleep_us * 2, 5000);
+  }
+}
+
+std::string receive_payload(const MPI_Status& status) {
+  int bytes = 0;
+  MPI_Get_count(&status, MPI_CHAR, &bytes);
+  std::string payload(static_cast<size_t>(bytes), '\0');
+  MPI_Recv(payload.data(), bytes, MPI_CHAR, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  return payload;
+}
+
+void send(int rank, Tag tag, const std::string& payload) {
+  MPI_Send(payload.data(), static_cast<int>(payload.size()), MPI_CHAR, rank, tag, MPI_COMM_WORLD);
+}
+
+}  // namespace
+
+bool launched_by_mpi() {
+  for (const char* variable : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"}) {
+    if (std::getenv(variable) != nullptr) return true;
+  }
+  return false;
+}
+
+MpiSession::MpiSession() {
+  if (MPI_Init(nullptr, nullptr) != MPI_SUCCESS) throw Error("MPI_Init failed; check the mpirun command line");
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  int node_size = 1;
+  MPI_Comm_size(node, &node_size);
+  const int is_coordinator = rank_ == 0 ? 1 : 0;
+  int coordinators_here = 0;
+  MPI_Allreduce(&is_coordinator, &coordinators_here, 1, MPI_INT, MPI_SUM, node);
+  MPI_Comm_free(&node);
+  workers_on_node_ = std::max(1, node_size - coordinators_here);
+}
+
+MpiSession::~MpiSession() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+bool MpiSession::all_succeeded(bool ok) const {
+  int mine = ok ? 1 : 0, all = 0;
+  MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  return all == 1;
+}
+
+void MpiSession::abort(int code) const { MPI_Abort(MPI_COMM_WORLD, code); std::exit(code); }
+
+void MpiCoordinatorLink::send_task(int worker, const std::string& task) { send(worker + 1, kTask, task); }
+
+void MpiCoordinatorLink::send_stop(int worker) { send(worker + 1, kStop, ""); }
+
+std::optional<WorkerMessage> MpiCoordinatorLink::receive(int timeout_ms) {
+  MPI_Status status;
+  if (!wait_for_message(MPI_ANY_SOURCE, timeout_ms, status)) return std::nullopt;
+  WorkerMessage message;
+  message.worker = status.MPI_SOURCE - 1;
+  message.kind = status.MPI_TAG == kResult ? WorkerMessage::Kind::result : WorkerMessage::Kind::ready;
+  message.payload = receive_payload(status);
+  return message;
+}
+
+void send_ready_to_coordinator(const std::string& about) { send(0, kReady, about); }
+
+void send_result_to_coordinator(const std::string& record) { send(0, kResult, record); }
+
+std::optional<std::string> receive_task_from_coordinator() {
+  MPI_Status status;
+  wait_for_message(0, -1, status);
+  std::string payload = receive_payload(status);
+  if (status.MPI_TAG == kStop) return std::nullopt;
+  return payload;
+}
+
+}  // namespace pg::orchestrator

@@ -1,0 +1,57 @@
+#include "orchestrator/train_checkpoint.h"
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "storage/prompt_store.h"
+
+namespace pg::orchestrator {
+namespace {
+
+storage::NamedTensor named(const std::string& name, const torch::Tensor& tensor) {
+  const torch::Tensor values = tensor.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  return {name, values.sizes().vec(), std::vector<float>(values.data_ptr<float>(), values.data_ptr<float>() + values.numel())};
+}
+
+torch::Tensor tensor_of(const storage::NamedTensor& named) {
+  return torch::tensor(named.values, torch::kFloat32).reshape(named.shape);
+}
+
+}  // namespace
+
+void save_train_checkpoint(const std::string& path, const nlohmann::json& spec, const worker::TrainState& state) {
+  const nlohmann::json about = {{"spec", spec},
+                                {"next_epoch", state.next_epoch},
+                                {"rng_state", state.rng_state},
+                                {"epoch_loss", state.report.epoch_loss},
+                                {"epoch_lr", state.report.epoch_lr},
+                                {"steps", state.report.steps}};
+  std::vector<storage::NamedTensor> tensors = {named("ctx", state.context)};
+  if (state.momentum.defined()) tensors.push_back(named("momentum", state.momentum));
+  storage::write_prompt_file(path, about.dump(), tensors);
+}
+
+std::optional<worker::TrainState> load_train_checkpoint(const std::string& path, const nlohmann::json& spec) {
+  if (!file_exists(path)) return std::nullopt;
+  try {
+    const storage::PromptFile file = storage::read_prompt_file(path);
+    const nlohmann::json about = nlohmann::json::parse(file.task_json);
+    if (about.value("spec", nlohmann::json()) != spec) throw Error("it belongs to another task spec");
+    worker::TrainState state;
+    state.next_epoch = about.at("next_epoch").get<int>();
+    state.rng_state = about.at("rng_state").get<std::string>();
+    state.report.epoch_loss = about.at("epoch_loss").get<std::vector<double>>();
+    state.report.epoch_lr = about.at("epoch_lr").get<std::vector<double>>();
+    state.report.steps = about.at("steps").get<int64_t>();
+    state.context = tensor_of(file.tensor("ctx"));
+    for (const auto& tensor : file.tensors) {
+      if (tensor.name == "momentum") state.momentum = tensor_of(tensor);
+    }
+    return state;
+  } catch (const std::exception& e) {
+    log_warning(path + ": cannot resume from this checkpoint (" + e.what() + "); the task starts over");
+    return std::nullopt;
+  }
+}
+
+}  // namespace pg::orchestrator

@@ -1,0 +1,171 @@
+// End-to-end tests of `promptgrid run` (sweep files, journal, resume, MPI ranks) through the real binary.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/files.h"
+#include "storage/journal.h"
+#include "support/test_data.h"
+
+namespace pg {
+namespace {
+
+using nlohmann::json;
+using testing::make_temp_dir;
+using testing::run_promptgrid;
+using testing::run_shell;
+
+// Two small synthetic datasets, both protocols, zero-shot and CoOp: 2 x 2 x (1 + 2 x 2) = 20 tasks.
+constexpr size_t kTasks = 20;
+
+class RunCommand : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    shared_dir_ = make_temp_dir("run_synthetic");
+    const auto synth = run_promptgrid("synth --out " + shared_dir_ + " --datasets eurosat,dtd --threads 1");
+    ASSERT_EQ(synth.exit_code, 0) << synth.output;
+  }
+
+  void SetUp() override {
+    dir_ = make_temp_dir("run");
+    std::ofstream(dir_ + "/sweep.yaml") << "features: " << shared_dir_ << "/features.h5\n"
+                                        << "clip: " << shared_dir_ << "/clip.safetensors\n"
+                                        << "vocab: " << shared_dir_ << "/vocab_bytes.txt\n"
+                                        << "protocol: [fewshot, base2novel]\n"
+                                        << "datasets: [eurosat, dtd]\n"
+                                        << "shots: [1, 2]\n"
+                                        << "seeds: [1, 2]\n"
+                                        << "methods:\n  - name: zeroshot\n  - name: coop\n    epochs: 3\n";
+  }
+
+  testing::CommandResult run(const std::string& out, const std::string& extra = "") {
+    return run_promptgrid("run " + dir_ + "/sweep.yaml --out " + out + " --threads 1 " + extra);
+  }
+  testing::CommandResult run(const char* extra) { return run(dir_ + "/out", extra); }
+
+  static std::vector<json> journal(const std::string& out) { return storage::read_journal(out + "/journal.jsonl").records; }
+
+  static std::string mpirun() {
+    return "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+           "mpirun --oversubscribe -np 3 $PG";
+  }
+
+  static std::string shared_dir_;
+  std::string dir_;
+};
+
+std::string RunCommand::shared_dir_;
+
+TEST_F(RunCommand, SweepRunsEveryTaskOnceWritesTablesAndResumesWithNothingToDo) {
+  const auto first = run(dir_ + "/out");
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  std::vector<json> records = journal(dir_ + "/out");
+  ASSERT_EQ(records.size(), kTasks);
+  std::set<std::string> ids;
+  for (const auto& record : records) {
+    ids.insert(record["task_id"].get<std::string>());
+    EXPECT_EQ(record["status"], "ok") << record.dump();
+    if (record["spec"]["method"] == "coop") {
+      EXPECT_TRUE(record["metrics"].contains("val_accuracy")) << record.dump();
+      EXPECT_TRUE(file_exists(dir_ + "/out/" + record["prompt_file"].get<std::string>()));
+    }
+    EXPECT_TRUE(file_exists(dir_ + "/out/logs/" + record["task_id"].get<std::string>() + ".log"));
+  }
+  EXPECT_EQ(ids.size(), kTasks);
+  EXPECT_TRUE(file_exists(dir_ + "/out/tables/fewshot.md"));
+  EXPECT_TRUE(file_exists(dir_ + "/out/tables/base2novel.md"));
+  EXPECT_NE(first.output.find("| eurosat |"), std::string::npos) << first.output;
+  const std::string resolved = testing::read_bytes(dir_ + "/out/sweep.yaml");
+  EXPECT_NE(resolved.find("LibTorch"), std::string::npos) << resolved;
+
+  const auto again = run(dir_ + "/out");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find(std::to_string(kTasks) + " tasks: " + std::to_string(kTasks) + " finished before, 0 run now"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(journal(dir_ + "/out").size(), kTasks);
+
+  // A changed sweep runs only its new tasks; the journal keeps the old ones.
+  const auto more = run(dir_ + "/out", "seeds=[1,2,3]");
+  ASSERT_EQ(more.exit_code, 0) << more.output;
+  EXPECT_EQ(journal(dir_ + "/out").size(), kTasks + 2 * 2 * 2);  // one more seed of 2 shots x 2 datasets x 2 protocols
+
+  const auto status = run_promptgrid("status " + dir_ + "/out");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("finished"), std::string::npos) << status.output;
+}
+
+TEST_F(RunCommand, ThreeMpiRanksGiveTheSameJournalAsOneProcess) {
+  const auto single = run(dir_ + "/single");
+  ASSERT_EQ(single.exit_code, 0) << single.output;
+  const auto ranks = run_shell(mpirun() + " run " + dir_ + "/sweep.yaml --out " + dir_ + "/mpi --threads 1");
+  ASSERT_EQ(ranks.exit_code, 0) << ranks.output;
+  std::map<std::string, json> by_id;
+  for (const auto& record : journal(dir_ + "/single")) by_id[record["task_id"]] = record["metrics"];
+  const std::vector<json> records = journal(dir_ + "/mpi");
+  ASSERT_EQ(records.size(), kTasks);
+  std::set<int> worker_ranks;
+  for (const auto& record : records) {
+    EXPECT_EQ(record["metrics"], by_id[record["task_id"]]) << record.dump();
+    worker_ranks.insert(record["rank"].get<int>());
+  }
+  EXPECT_EQ(worker_ranks, (std::set<int>{1, 2})) << "both worker ranks take tasks; rank 0 only coordinates";
+  EXPECT_EQ(testing::read_bytes(dir_ + "/single/tables/fewshot.md"), testing::read_bytes(dir_ + "/mpi/tables/fewshot.md"));
+  EXPECT_EQ(testing::read_bytes(dir_ + "/single/tables/base2novel.md"),
+            testing::read_bytes(dir_ + "/mpi/tables/base2novel.md"));
+}
+
+TEST_F(RunCommand, PlanCountsTasksAndCostsWithoutRunningAnything) {
+  const auto plan = run_promptgrid("plan " + dir_ + "/sweep.yaml seeds=[1,2,3]");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  EXPECT_NE(plan.output.find(": 28 tasks"), std::string::npos) << plan.output;  // 2 x 2 x (1 + 2 x 3)
+  EXPECT_NE(plan.output.find("| fewshot | CoOp (3 epochs) | dtd | 2 | 3 |"), std::string::npos) << plan.output;
+  EXPECT_NE(plan.output.find("total: 28 tasks"), std::string::npos) << plan.output;
+  EXPECT_FALSE(file_exists(dir_ + "/out"));
+}
+
+TEST_F(RunCommand, RetryableFailuresAreRetriedThenJournaledWithTheirKind) {
+  // Files are limited to 8 KB: the learned prompt (10 KB) cannot be saved, as on a full disk.
+  std::ofstream(dir_ + "/one.yaml") << "features: " << shared_dir_ << "/features.h5\nclip: " << shared_dir_
+                                    << "/clip.safetensors\nvocab: " << shared_dir_ << "/vocab_bytes.txt\n"
+                                    << "datasets: [eurosat]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop, epochs: 2}]\n";
+  const auto result = testing::run_promptgrid_with_file_limit(
+      "run " + dir_ + "/one.yaml --out " + dir_ + "/full --threads 1 --retries 1", 8);
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("retrying, attempt 2 of 2"), std::string::npos) << result.output;
+  const std::vector<json> records = journal(dir_ + "/full");
+  ASSERT_EQ(records.size(), 1u) << "the failed first attempt is not journaled, the last one is";
+  EXPECT_EQ(records[0]["status"], "failed");
+  EXPECT_EQ(records[0]["error_kind"], "retryable");
+  EXPECT_EQ(records[0]["attempt"], 2);
+  EXPECT_NE(records[0]["error"].get<std::string>().find("File too large"), std::string::npos) << records[0].dump();
+}
+
+TEST_F(RunCommand, MaxFailuresStopsTheSweepAndUserErrorsAreNotRetried) {
+  // fp16 needs a CUDA device: every CoOp task fails the same way (a user error: retrying cannot help).
+  const auto result = run("--retries 3 --max-failures 1 methods.1.precision=fp16");
+  EXPECT_EQ(result.exit_code, 2) << result.output;
+  EXPECT_NE(result.output.find("stopped after 1 failed tasks"), std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find("retrying"), std::string::npos) << result.output;
+  const std::vector<json> records = journal(dir_ + "/out");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0]["error_kind"], "user");
+  EXPECT_EQ(records[0]["attempt"], 1);
+  EXPECT_NE(testing::read_bytes(dir_ + "/out/tables/failures.md").find("fp16"), std::string::npos);
+}
+
+TEST_F(RunCommand, BadSweepUnderMpiIsOneErrorAndNoHang) {
+  std::ofstream(dir_ + "/bad.yaml") << "features: " << shared_dir_ << "/features.h5\nclip: " << shared_dir_
+                                    << "/clip.safetensors\nvocab: " << shared_dir_
+                                    << "/vocab_bytes.txt\ndatasets: [eurosat]\nmethods: [{name: coop, lrr: 1}]\n";
+  const auto result = run_shell("timeout 120 " + mpirun() + " run " + dir_ + "/bad.yaml --out " + dir_ + "/bad");
+  EXPECT_NE(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.exit_code, 124) << "timed out: a rank hung\n" << result.output;
+  EXPECT_NE(result.output.find("did you mean 'lr'"), std::string::npos) << result.output;
+}
+
+}  // namespace
+}  // namespace pg

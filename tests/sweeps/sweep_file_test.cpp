@@ -1,0 +1,185 @@
+#include "sweeps/sweep_file.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "support/test_data.h"
+
+namespace pg::sweeps {
+namespace {
+
+// A folder with the three input files a sweep names (their contents do not matter to parsing).
+class SweepFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::make_temp_dir("sweep_file");
+    for (const char* name : {"features.h5", "clip.pt", "vocab.txt.gz"}) std::ofstream(dir_ + "/" + name) << "x";
+  }
+  Sweep parse(const std::string& body, const std::vector<std::string>& overrides = {}) {
+    return parse_sweep(kInputs + body, "sweep.yaml", dir_, overrides);
+  }
+  std::string error_of(const std::string& body, const std::vector<std::string>& overrides = {}) {
+    return testing::error_message([&] { parse(body, overrides); });
+  }
+  static std::vector<DatasetFacts> store() {
+    return {{"dtd", 47, 2820, 60, 1692, 3}, {"eurosat", 10, 13500, 1000, 8100, 4}, {"ucf101", 101, 400, 4, 3783, 5}};
+  }
+
+  static constexpr const char* kInputs = "features: features.h5\nclip: clip.pt\nvocab: vocab.txt.gz\n";
+  std::string dir_;
+};
+
+TEST_F(SweepFile, GridIsTheCartesianProductInAFixedOrder) {
+  const Sweep sweep = parse(
+      "protocol: fewshot\n"
+      "datasets: [dtd, eurosat]\n"
+      "shots: [1, 16]\n"
+      "seeds: [1, 2, 3]\n"
+      "methods:\n"
+      "  - name: zeroshot\n"
+      "  - name: coop\n"
+      "    lr: [0.002, 0.01]\n"
+      "    n_ctx: [4, 16]\n");
+  ASSERT_EQ(sweep.methods.size(), 5u);  // zero-shot + 2 x 2 CoOp settings
+  EXPECT_EQ(sweep.methods[1].coop.n_ctx, 4);  // n_ctx nests outside lr (kCoOpKeys order)
+  EXPECT_EQ(sweep.methods[1].coop.lr, 0.002);
+  EXPECT_EQ(sweep.methods[2].coop.lr, 0.01);
+  const std::vector<TaskSpec> tasks = expand_sweep(sweep, store());
+  // Per dataset: 1 zero-shot + 4 settings x 2 shots x 3 seeds.
+  ASSERT_EQ(tasks.size(), 2u * (1 + 4 * 2 * 3));
+  EXPECT_EQ(tasks[0].method, "zeroshot");
+  EXPECT_EQ(tasks[0].dataset, "dtd");
+  EXPECT_EQ(tasks[1].shots, 1);
+  EXPECT_EQ(tasks[1].seed, 1);
+  EXPECT_EQ(tasks[2].seed, 2);
+  EXPECT_EQ(tasks[1].coop.epochs, 50);   // auto: CoOp's 50 epochs for 1 shot
+  EXPECT_EQ(tasks[4].coop.epochs, 200);  // 200 for 16 shots
+  std::set<std::string> ids;
+  for (const auto& task : tasks) ids.insert(task.id());
+  EXPECT_EQ(ids.size(), tasks.size());
+  // Deterministic: the same file expands to the same ids in the same order.
+  const std::vector<TaskSpec> again = expand_sweep(parse(
+      "protocol: fewshot\ndatasets: [dtd, eurosat]\nshots: [1, 16]\nseeds: [1, 2, 3]\nmethods:\n  - name: zeroshot\n"
+      "  - name: coop\n    lr: [0.002, 0.01]\n    n_ctx: [4, 16]\n"), store());
+  for (size_t i = 0; i < tasks.size(); ++i) EXPECT_EQ(again[i].id(), tasks[i].id());
+}
+
+TEST_F(SweepFile, AllDatasetsMeansEveryDatasetOfTheStore) {
+  const auto tasks = expand_sweep(parse("datasets: all\nmethods: [{name: zeroshot}]\n"), store());
+  ASSERT_EQ(tasks.size(), 3u);
+  EXPECT_EQ(tasks[2].dataset, "ucf101");
+}
+
+TEST_F(SweepFile, OverridesApplyBeforeExpansionAndAreNamedInErrors) {
+  const std::string body = "datasets: [dtd]\nshots: [1, 2, 4]\nseeds: [1]\nmethods:\n  - name: coop\n    lr: 0.002\n";
+  const Sweep sweep = parse(body, {"shots=[1,16]", "methods.0.lr=0.01", "datasets=[dtd,eurosat]"});
+  EXPECT_EQ(sweep.shots, (std::vector<int>{1, 16}));
+  EXPECT_EQ(sweep.methods.at(0).coop.lr, 0.01);
+  EXPECT_EQ(sweep.datasets, (std::vector<std::string>{"dtd", "eurosat"}));
+  EXPECT_NE(sweep.resolved_yaml.find("0.01"), std::string::npos) << sweep.resolved_yaml;
+  const std::string wrong = error_of(body, {"methods.0.lr=fast"});
+  EXPECT_NE(wrong.find("override 'methods.0.lr=fast'"), std::string::npos) << wrong;
+  EXPECT_NE(wrong.find("expected a number"), std::string::npos) << wrong;
+  EXPECT_NE(error_of(body, {"methods.3.lr=1"}).find("index it with 0 to 0"), std::string::npos);
+  EXPECT_NE(error_of(body, {"shots"}).find("is not key=value"), std::string::npos);
+}
+
+TEST_F(SweepFile, UnknownKeyNamesLineAndClosestKey) {
+  const std::string message = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods:\n  - name: coop\n    lrr: 0.01\n");
+  EXPECT_NE(message.find("sweep.yaml:9"), std::string::npos) << message;  // 3 lines of inputs + 6
+  EXPECT_NE(message.find("methods.0.lrr"), std::string::npos) << message;
+  EXPECT_NE(message.find("did you mean 'lr'"), std::string::npos) << message;
+  const std::string top = error_of("dataset: [dtd]\nmethods: [{name: zeroshot}]\n");
+  EXPECT_NE(top.find("did you mean 'datasets'"), std::string::npos) << top;
+}
+
+TEST_F(SweepFile, WrongTypesNameTheKeyAndTheExpectedType) {
+  const std::string shots = error_of("datasets: [dtd]\nshots: [1, many]\nseeds: [1]\nmethods: [{name: coop}]\n");
+  EXPECT_NE(shots.find("sweep.yaml:5"), std::string::npos) << shots;
+  EXPECT_NE(shots.find("'shots' is 'many'"), std::string::npos) << shots;
+  const std::string csc = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop, csc: maybe}]\n");
+  EXPECT_NE(csc.find("true or false"), std::string::npos) << csc;
+  const std::string method = error_of("datasets: [dtd]\nmethods: [{name: cocoopp}]\n");
+  EXPECT_NE(method.find("the methods are: coop, zeroshot"), std::string::npos) << method;
+  const std::string protocol = error_of("protocol: base-to-novel\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n");
+  EXPECT_NE(protocol.find("fewshot, base2novel"), std::string::npos) << protocol;
+}
+
+TEST_F(SweepFile, MissingPathIsNamedWithItsLine) {
+  const std::string message = testing::error_message([&] {
+    parse_sweep("features: nowhere.h5\nclip: clip.pt\nvocab: vocab.txt.gz\ndatasets: all\nmethods: [{name: zeroshot}]\n",
+                "sweep.yaml", dir_);
+  });
+  EXPECT_NE(message.find("sweep.yaml:1"), std::string::npos) << message;
+  EXPECT_NE(message.find("nowhere.h5"), std::string::npos) << message;
+  EXPECT_NE(message.find("does not exist"), std::string::npos) << message;
+}
+
+TEST_F(SweepFile, UnknownDatasetListsTheStoresDatasets) {
+  const Sweep sweep = parse("datasets: [dtd, imagenet]\nmethods: [{name: zeroshot}]\n");
+  const std::string message = testing::error_message([&] { expand_sweep(sweep, store()); });
+  EXPECT_NE(message.find("sweep.yaml:4"), std::string::npos) << message;
+  EXPECT_NE(message.find("imagenet"), std::string::npos) << message;
+  EXPECT_NE(message.find("dtd, eurosat, ucf101"), std::string::npos) << message;
+}
+
+TEST_F(SweepFile, ShotsADatasetCannotProvideAreAnError) {
+  const Sweep sweep = parse("datasets: [dtd, ucf101]\nshots: [4, 8]\nseeds: [1]\nmethods: [{name: coop}]\n");
+  const std::string message = testing::error_message([&] { expand_sweep(sweep, store()); });
+  EXPECT_NE(message.find("sweep.yaml:5"), std::string::npos) << message;
+  EXPECT_NE(message.find("ucf101 has only 4"), std::string::npos) << message;
+}
+
+TEST_F(SweepFile, ClassSpecificContextIsRefusedForBaseToNovelBeforeAnythingRuns) {
+  const Sweep sweep = parse("protocol: base2novel\ndatasets: [dtd]\nshots: [16]\nseeds: [1]\nmethods:\n"
+                            "  - name: coop\n    csc: [false, true]\n");
+  const std::string message = testing::error_message([&] { expand_sweep(sweep, store()); });
+  EXPECT_NE(message.find("sweep.yaml:9 (methods.0)"), std::string::npos) << message;
+  EXPECT_NE(message.find("CSC"), std::string::npos) << message;
+}
+
+TEST_F(SweepFile, RandomSearchIsDeterministicFromItsSeedAndInRange) {
+  const std::string body =
+      "datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}]\n"
+      "search: {samples: 20, seed: 7, space: {coop.lr: {log_uniform: [1e-4, 1e-1]}, coop.n_ctx: {choice: [4, 8, 16]}}}\n";
+  const Sweep first = parse(body), second = parse(body);
+  ASSERT_EQ(first.methods.size(), 21u);  // the file's entry + 20 samples
+  std::set<int> n_ctx_seen;
+  for (size_t i = 1; i < first.methods.size(); ++i) {
+    EXPECT_EQ(first.methods[i].coop.lr, second.methods[i].coop.lr);
+    EXPECT_GE(first.methods[i].coop.lr, 1e-4);
+    EXPECT_LE(first.methods[i].coop.lr, 1e-1);
+    n_ctx_seen.insert(first.methods[i].coop.n_ctx);
+  }
+  EXPECT_EQ(n_ctx_seen, (std::set<int>{4, 8, 16}));
+  const Sweep other = parse(body, {"search.seed=8"});
+  EXPECT_NE(other.methods[1].coop.lr, first.methods[1].coop.lr);
+  const std::string bad = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}]\n"
+                                   "search: {samples: 2, space: {coop.lrate: {uniform: [0.1, 0.2]}}}\n");
+  EXPECT_NE(bad.find("did you mean 'coop.lr'"), std::string::npos) << bad;
+}
+
+TEST_F(SweepFile, MissingPartsOfASearchAreNamedNotThrownFromYamlCpp) {
+  // Found by fuzzing: yaml-cpp throws on any question but IsDefined() about a missing key.
+  const std::string body = "datasets: [dtd]\nshots: 1\nseeds: 1\nmethods: [{name: coop}]\n";
+  EXPECT_NE(error_of(body + "search: {samples: 3, }\n").find("'search.space' must map"), std::string::npos);
+  EXPECT_NE(error_of(body + "search: {space: {coop.lr: {choice: [1]}}}\n").find("'search.samples' is missing"),
+            std::string::npos);
+  const std::string deep = error_of(body + "search: " + std::string(200, '[') + std::string(200, ']') + "\n");
+  EXPECT_NE(deep.find("nested deeper than 64"), std::string::npos) << deep;
+}
+
+TEST_F(SweepFile, TheSameTaskInTwoSweepFilesHasTheSameId) {
+  const auto a = expand_sweep(parse("datasets: [eurosat]\nshots: [2]\nseeds: [3]\nmethods: [{name: coop}]\n"), store());
+  const auto b = expand_sweep(
+      parse("datasets: [dtd, eurosat]\nshots: [1, 2]\nseeds: [1, 3]\nmethods: [{name: coop, lr: [0.002, 0.1]}]\n"),
+      store());
+  bool found = false;
+  for (const auto& task : b) found = found || task.id() == a.at(0).id();
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace pg::sweeps
