@@ -280,6 +280,8 @@ void copy_file(const std::string& from, const std::string& to) {
   }
 }
 
+void sync_folder_of(const std::string& path) { sync_folder(parent_folder(path)); }
+
 void remove_file_quietly(const std::string& path) { ::unlink(path.c_str()); }
 
 void make_directories(const std::string& path) {

@@ -45,6 +45,9 @@ int remove_stale_temporaries(const std::string& path);
 int remove_stale_temporaries_in(const std::string& folder);
 // Copies a file (for writing a modified copy that is then published in place of the original).
 void copy_file(const std::string& from, const std::string& to);
+// Makes a new file's entry in its folder durable (fsync of the folder), as publish_file does after a
+// rename: for files created in place, such as an append-only journal.
+void sync_folder_of(const std::string& path);
 // Removes a file if it exists; never throws (for cleaning up after a failure).
 void remove_file_quietly(const std::string& path);
 

@@ -212,7 +212,8 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
       record["attempt"] = task.attempts;
       record["cost"] = {{"flops", task.flops}};
       const bool ok = record.value("status", "") == "ok";
-      const bool may_pass_again = !ok && record.value("error_kind", "internal") != "user";
+      // Only the machine's failures may pass on another try; a bad input or a bug fails the same way.
+      const bool may_pass_again = !ok && record.value("error_kind", "") == "retryable";
       if (may_pass_again && task.attempts <= options.retries && !stopping) {
         log_warning("task " + task.id + " failed (" + record.value("error", "") + "); retrying, attempt " +
                     std::to_string(task.attempts + 1) + " of " + std::to_string(options.retries + 1));

@@ -21,7 +21,7 @@ namespace pg::orchestrator {
 
 struct SweepRunOptions {
   std::string out_dir;
-  int retries = 0;       // re-runs of a task whose failure is not the user's (out of memory, I/O)
+  int retries = 0;       // re-runs of a task whose failure is retryable (out of memory, I/O)
   int max_failures = 0;  // stop the sweep cleanly after this many failed tasks; 0: no limit
   int threads_per_worker = 1;  // for the status display
 };

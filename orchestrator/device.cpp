@@ -1,6 +1,7 @@
 #include "orchestrator/device.h"
 
 #include "common/error.h"
+#include "orchestrator/worker_device.h"
 
 namespace pg::orchestrator {
 
@@ -22,6 +23,12 @@ torch::Device parse_device(const std::string& name) {
     throw Error("--device '" + name + "' is not supported; use cpu, cuda or cuda:N");
   }
   return device;
+}
+
+std::string device_for_worker(const std::string& requested, int local_worker_index) {
+  if (requested != "cuda" || !torch::cuda::is_available()) return requested;
+  const int count = static_cast<int>(torch::cuda::device_count());
+  return count > 0 ? "cuda:" + std::to_string(local_worker_index % count) : requested;
 }
 
 }  // namespace pg::orchestrator

@@ -1,10 +1,12 @@
 #include "orchestrator/mpi_link.h"
 
 #include <mpi.h>
+#include <sched.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <thread>
+#include <vector>
 
 #include "common/error.h"
 
@@ -53,15 +55,27 @@ MpiSession::MpiSession() {
   if (MPI_Init(nullptr, nullptr) != MPI_SUCCESS) throw Error("MPI_Init failed; check the mpirun command line");
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  // The ranks of this node, ordered by world rank (so rank 0, where it runs, is the node's first).
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-  int node_size = 1;
+  int node_size = 1, node_rank = 0;
   MPI_Comm_size(node, &node_size);
-  const int is_coordinator = rank_ == 0 ? 1 : 0;
-  int coordinators_here = 0;
-  MPI_Allreduce(&is_coordinator, &coordinators_here, 1, MPI_INT, MPI_SUM, node);
+  MPI_Comm_rank(node, &node_rank);
+  const int is_worker = rank_ == 0 ? 0 : 1;
+  std::vector<int> workers(static_cast<size_t>(node_size));
+  MPI_Allgather(&is_worker, 1, MPI_INT, workers.data(), 1, MPI_INT, node);
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_SET(0, &mine);
+  std::vector<cpu_set_t> sets(static_cast<size_t>(node_size));
+  MPI_Allgather(&mine, sizeof mine, MPI_BYTE, sets.data(), sizeof mine, MPI_BYTE, node);
   MPI_Comm_free(&node);
-  workers_on_node_ = std::max(1, node_size - coordinators_here);
+  int sharing = 0;
+  for (int i = 0; i < node_size; ++i) {
+    if (workers[static_cast<size_t>(i)] && CPU_EQUAL(&sets[static_cast<size_t>(i)], &mine)) ++sharing;
+    if (i < node_rank && workers[static_cast<size_t>(i)]) ++local_worker_index_;
+  }
+  threads_per_worker_ = std::max(1, CPU_COUNT(&mine) / std::max(1, sharing));
 }
 
 MpiSession::~MpiSession() {

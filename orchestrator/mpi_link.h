@@ -21,8 +21,12 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   int rank() const { return rank_; }
   int size() const { return size_; }
-  // Worker ranks on this node (ranks of this node, less rank 0 when it runs here).
-  int workers_on_this_node() const { return workers_on_node_; }
+  // This worker's index among the worker ranks of its node (0, 1, ...): which GPU it takes.
+  int local_worker_index() const { return local_worker_index_; }
+  // CPU threads for this rank: the cores it may run on, shared among the worker ranks of its node
+  // that may run on the very same cores (all of them when mpirun binds nothing; none when it binds
+  // each rank to its own cores), so ranks × threads never oversubscribe.
+  int threads_per_worker() const { return threads_per_worker_; }
   // Whether every rank passed `ok` true (a collective: every rank must call it).
   bool all_succeeded(bool ok) const;
   // Ends the whole job after an error on one rank (MPI_Abort), so no rank waits forever.
@@ -31,7 +35,8 @@ class MpiSession {
  private:
   int rank_ = 0;
   int size_ = 1;
-  int workers_on_node_ = 1;
+  int local_worker_index_ = 0;
+  int threads_per_worker_ = 1;
 };
 
 class MpiCoordinatorLink : public CoordinatorLink {

@@ -111,6 +111,9 @@ std::string fewshot_plot_script(const std::vector<json>& records, const std::str
   std::string data;
   std::string plots;
   const std::vector<std::string> label_list(labels.begin(), labels.end());
+  // Each line is named once, in the first panel that has it.
+  std::set<size_t> named;
+  bool zeroshot_named = false;
   for (size_t p = 0; p < panels.size(); ++p) {
     std::string commands;
     for (size_t m = 0; m < label_list.size(); ++m) {
@@ -126,14 +129,15 @@ std::string fewshot_plot_script(const std::vector<json>& records, const std::str
       const std::string color = " lc " + std::to_string(m + 1);
       commands += (commands.empty() ? "" : ", ") + block + " using 1:3:4 with filledcurves fs transparent solid 0.2" +
                   color + " notitle, " + block + " using 1:2 with linespoints pt 7 ps 0.6" + color +
-                  (p == 0 ? " title " + gnuplot_string(label_list[m]) : std::string(" notitle"));
+                  (named.insert(m).second ? " title " + gnuplot_string(label_list[m]) : std::string(" notitle"));
     }
     const auto zs = zeroshot_points.find(panels[p]);
     if (zs != zeroshot_points.end()) {
       const std::string block = "$z" + std::to_string(p);
       data += block + " << EOD\n0.5 " + number(zs->second.mean) + "\nEOD\n";
       commands += (commands.empty() ? "" : ", ") + block + " using 1:2 with points pt 3 ps 1.6 lc rgb 'black'" +
-                  (p == 0 ? " title 'Zero-shot CLIP'" : std::string(" notitle"));
+                  (!zeroshot_named ? " title 'Zero-shot CLIP'" : std::string(" notitle"));
+      zeroshot_named = true;
     }
     plots += "set title " + gnuplot_string(panels[p]) + "\nplot " + commands + "\n";
   }

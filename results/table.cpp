@@ -1,5 +1,6 @@
 #include "results/table.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -19,6 +20,7 @@ std::string cell_text(const TableCell& cell, const std::string& plus_minus, cons
   std::string text = number(*cell.mean);
   if (cell.std && cell.seeds > 1) text += plus_minus + number(*cell.std);
   if (cell.short_of_seeds) text += dagger;
+  if (cell.mixed_inputs) text += "‡";
   return text;
 }
 
@@ -41,7 +43,7 @@ std::string latex_escape(const std::string& text) {
       default: {
         // The few non-ASCII characters promptgrid itself writes; anything else passes through (UTF-8).
         static const std::pair<const char*, const char*> kSymbols[] = {
-            {"–", "--"}, {"†", "$^\\dagger$"}, {"±", "$\\pm$"}, {"·", "$\\cdot$"}, {"✓", "$\\ast$"}};
+            {"–", "--"}, {"†", "\\textsuperscript{\\dag}"}, {"‡", "\\textsuperscript{\\ddag}"}, {"±", "$\\pm$"}, {"·", "$\\cdot$"}, {"✓", "$\\ast$"}};
         bool replaced = false;
         for (const auto& [symbol, latex] : kSymbols) {
           const size_t length = std::char_traits<char>::length(symbol);
@@ -83,14 +85,19 @@ std::string render_markdown(const Table& table) {
 }
 
 std::string render_csv(const Table& table) {
-  std::string out = "row,column,value,mean,std,seeds,short_of_seeds\n";
+  const size_t keys = std::min(table.key_columns, table.header.size());
+  std::string out;
+  for (size_t k = 0; k < keys; ++k) out += csv_field(table.header[k]) + ",";
+  out += "column,value,mean,std,seeds,short_of_seeds,mixed_inputs\n";
   for (const auto& row : table.rows) {
-    if (row.empty()) continue;
-    for (size_t c = 1; c < row.size() && c < table.header.size(); ++c) {
+    std::string key;
+    for (size_t k = 0; k < keys && k < row.size(); ++k) key += csv_field(row[k].text) + ",";
+    for (size_t c = keys; c < row.size() && c < table.header.size(); ++c) {
       const TableCell& cell = row[c];
-      out += csv_field(row[0].text) + "," + csv_field(table.header[c]) + "," + csv_field(cell_text(cell, " ± ", "†")) +
-             "," + (cell.mean ? number(*cell.mean) : "") + "," + (cell.std && cell.seeds > 1 ? number(*cell.std) : "") +
-             "," + (cell.mean ? std::to_string(cell.seeds) : "") + "," + (cell.short_of_seeds ? "true" : "false") + "\n";
+      out += key + csv_field(table.header[c]) + "," + csv_field(cell_text(cell, " ± ", "†")) + "," +
+             (cell.mean ? number(*cell.mean) : "") + "," + (cell.std && cell.seeds > 1 ? number(*cell.std) : "") + "," +
+             (cell.mean ? std::to_string(cell.seeds) : "") + "," + (cell.short_of_seeds ? "true" : "false") + "," +
+             (cell.mixed_inputs ? "true" : "false") + "\n";
     }
   }
   return out;

@@ -17,8 +17,9 @@ struct TableCell {
   std::optional<double> std;   // shown as "mean ± std" when there are 2 or more seeds
   int seeds = 0;
   bool short_of_seeds = false;  // fewer seeds than asked: marked †
+  bool mixed_inputs = false;    // runs on different inputs (features or checkpoint) share the cell: ‡
 
-  static TableCell label(std::string text) { return {std::move(text), std::nullopt, std::nullopt, 0, false}; }
+  static TableCell label(std::string text) { return {std::move(text), std::nullopt, std::nullopt, 0, false, false}; }
   static TableCell missing() { return label("–"); }
 };
 
@@ -27,12 +28,14 @@ struct Table {
   std::string caption;
   std::vector<std::string> header;
   std::vector<std::vector<TableCell>> rows;
+  size_t key_columns = 1;          // the leading columns that name a row (dataset; protocol .. setting)
   size_t summary_rows = 0;         // the last rows are averages: a rule goes above them
   std::vector<std::string> notes;  // printed under the table
 };
 
 std::string render_markdown(const Table& table);
-// Columns: row, column, value, mean, std, seeds, short_of_seeds (RFC 4180 quoting).
+// Columns: the key columns (by their header names), then column, value, mean, std, seeds,
+// short_of_seeds, mixed_inputs: one line per cell (RFC 4180 quoting).
 std::string render_csv(const Table& table);
 // A complete `table` environment (\usepackage{booktabs}); special characters are escaped.
 std::string render_latex(const Table& table);

@@ -123,6 +123,7 @@ namespace {
 // A record reduced to what the tables need. Records lacking a metric of their protocol are not runs.
 struct Run {
   std::string protocol, dataset, method, label;
+  std::string inputs;  // the spec's input digests: runs of one cell should share them
   int shots = 0;  // 0 for zero-shot
   bool ok = false;
   std::map<std::string, double> metrics;
@@ -139,6 +140,7 @@ std::vector<Run> runs_of(const std::vector<json>& records) {
     run.dataset = spec.value("dataset", "");
     run.method = spec.value("method", "");
     run.label = method_label(spec);
+    run.inputs = spec.value("inputs", json()).dump();
     run.shots = run.method == "zeroshot" ? 0 : spec.value("shots", 0);
     run.ok = record.value("status", "") == "ok";
     if (run.ok) {
@@ -204,10 +206,12 @@ std::vector<Run> apply_selection(std::vector<Run> runs, const TableOptions& opti
 TableCell value_cell(const std::vector<const Run*>& group, const std::string& name, int expected_seeds,
                      bool with_std) {
   std::vector<double> values;
+  std::set<std::string> inputs;
   bool failed = false;
   for (const Run* run : group) {
     if (run->ok) {
       values.push_back(run->metrics.at(name));
+      inputs.insert(run->inputs);
     } else {
       failed = true;
     }
@@ -220,6 +224,7 @@ TableCell value_cell(const std::vector<const Run*>& group, const std::string& na
   cell.seeds = stats.count;
   const bool trained = group.front()->method != "zeroshot";
   cell.short_of_seeds = trained && expected_seeds > 0 && stats.count < expected_seeds;
+  cell.mixed_inputs = inputs.size() > 1;
   return cell;
 }
 
@@ -237,15 +242,22 @@ int seeds_expected(const std::map<std::string, std::map<std::string, std::vector
   return most;
 }
 
-void add_seed_note(Table& table, int expected) {
+// The notes that explain the marks a table uses.
+void add_mark_notes(Table& table, int expected) {
+  bool short_of_seeds = false, mixed = false;
   for (const auto& row : table.rows) {
     for (const auto& cell : row) {
-      if (cell.short_of_seeds) {
-        table.notes.insert(table.notes.begin(), "† fewer than the " + std::to_string(expected) +
-                                                    " seeds asked for (failed or not run yet)");
-        return;
-      }
+      short_of_seeds = short_of_seeds || cell.short_of_seeds;
+      mixed = mixed || cell.mixed_inputs;
     }
+  }
+  if (mixed) {
+    table.notes.insert(table.notes.begin(), "‡ runs on different inputs (features or checkpoint) share this cell: the "
+                                            "journal also holds results of earlier inputs; give new inputs a new --out");
+  }
+  if (short_of_seeds) {
+    table.notes.insert(table.notes.begin(),
+                       "† fewer than the " + std::to_string(expected) + " seeds asked for (failed or not run yet)");
   }
 }
 
@@ -297,10 +309,11 @@ Table fewshot_table(const std::vector<json>& records, const TableOptions& option
     std::vector<TableCell> average = {TableCell::label("average")};
     for (size_t c = 0; c < columns.size(); ++c) {
       std::vector<double> means;
-      bool short_of_seeds = false;
+      bool short_of_seeds = false, mixed = false;
       for (const auto& row : table.rows) {
         if (row[c + 1].mean) means.push_back(*row[c + 1].mean);
         short_of_seeds = short_of_seeds || row[c + 1].short_of_seeds;
+        mixed = mixed || row[c + 1].mixed_inputs;
       }
       // An average over a subset of the datasets would not be comparable with the other columns.
       if (means.size() != order.size()) {
@@ -311,12 +324,13 @@ Table fewshot_table(const std::vector<json>& records, const TableOptions& option
       cell.mean = mean_std(means).mean;
       cell.seeds = 1;
       cell.short_of_seeds = short_of_seeds;
+      cell.mixed_inputs = mixed;
       average.push_back(cell);
     }
     table.rows.push_back(average);
     table.summary_rows = 1;
   }
-  add_seed_note(table, expected);
+  add_mark_notes(table, expected);
   return table;
 }
 
@@ -351,6 +365,7 @@ Table base2novel_table(const std::vector<json>& records, const TableOptions& opt
     cell.mean = sweeps::harmonic_mean(*base.mean, *novel.mean);
     cell.seeds = base.seeds;
     cell.short_of_seeds = base.short_of_seeds || novel.short_of_seeds;
+    cell.mixed_inputs = base.mixed_inputs || novel.mixed_inputs;
     return cell;
   };
   const auto order = ordered_datasets(datasets);
@@ -375,11 +390,12 @@ Table base2novel_table(const std::vector<json>& records, const TableOptions& opt
       TableCell parts[2];
       for (int part = 0; part < 2; ++part) {
         std::vector<double> means;
-        bool short_of_seeds = false;
+        bool short_of_seeds = false, mixed = false;
         for (const auto& row : table.rows) {
           const TableCell& cell = row[1 + 3 * m + part];
           if (cell.mean) means.push_back(*cell.mean);
           short_of_seeds = short_of_seeds || cell.short_of_seeds;
+          mixed = mixed || cell.mixed_inputs;
         }
         if (means.size() != order.size()) {
           parts[part] = TableCell::missing();
@@ -388,13 +404,14 @@ Table base2novel_table(const std::vector<json>& records, const TableOptions& opt
         parts[part].mean = mean_std(means).mean;
         parts[part].seeds = 1;
         parts[part].short_of_seeds = short_of_seeds;
+        parts[part].mixed_inputs = mixed;
       }
       average.insert(average.end(), {parts[0], parts[1], harmonic_cell(parts[0], parts[1])});
     }
     table.rows.push_back(average);
     table.summary_rows = 1;
   }
-  add_seed_note(table, expected);
+  add_mark_notes(table, expected);
   return table;
 }
 
@@ -402,7 +419,8 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
   Table table;
   table.name = "sweep";
   table.caption = "Every setting: validation accuracy (few-shot validation sample) and test accuracy "
-                  "(few-shot: accuracy; base-to-novel: H), mean over seeds";
+                  "(few-shot: accuracy; base-to-novel: H of the mean base and novel accuracies), mean over seeds";
+  table.key_columns = 4;
   const std::vector<Run> runs = runs_of(records);
   const auto chosen = best_on_val(runs);
   // (protocol, dataset, shots, label) -> runs, datasets in catalog order.
@@ -419,30 +437,43 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
   if (options.select_by_val) table.header.push_back("chosen");
   for (const auto& [key, group] : groups) {
     const Run& first = *group.front();
-    std::vector<double> vals, tests;
+    std::vector<double> vals, accuracies, bases, novels;
+    std::set<std::string> inputs;
     int failed = 0;
     for (const Run* run : group) {
       if (!run->ok) {
         ++failed;
         continue;
       }
+      inputs.insert(run->inputs);
       if (run->val) vals.push_back(*run->val);
-      tests.push_back(first.protocol == "base2novel" ? sweeps::harmonic_mean(run->metrics.at("base"), run->metrics.at("novel"))
-                                                     : run->metrics.at("accuracy"));
-    }
-    std::vector<TableCell> row = {TableCell::label(first.protocol), TableCell::label(first.dataset),
-                                  TableCell::label(first.shots > 0 ? std::to_string(first.shots) : "–"),
-                                  TableCell::label(first.label),
-                                  TableCell::label(std::to_string(tests.size()) + (failed ? " (+" + std::to_string(failed) + " failed)" : ""))};
-    for (const auto* values : {&vals, &tests}) {
-      if (values->empty()) {
-        row.push_back(TableCell::missing());
-        continue;
+      if (first.protocol == "base2novel") {
+        bases.push_back(run->metrics.at("base"));
+        novels.push_back(run->metrics.at("novel"));
+      } else {
+        accuracies.push_back(run->metrics.at("accuracy"));
       }
+    }
+    const size_t finished = std::max(accuracies.size(), bases.size());
+    std::vector<TableCell> row = {
+        TableCell::label(first.protocol), TableCell::label(first.dataset),
+        TableCell::label(first.shots > 0 ? std::to_string(first.shots) : "–"), TableCell::label(first.label),
+        TableCell::label(std::to_string(finished) + (failed ? " (+" + std::to_string(failed) + " failed)" : ""))};
+    auto mean_cell = [&](std::optional<double> mean, size_t count) {
+      if (!mean) return TableCell::missing();
       TableCell cell;
-      cell.mean = mean_std(*values).mean;
-      cell.seeds = static_cast<int>(values->size());
-      row.push_back(cell);
+      cell.mean = mean;
+      cell.seeds = static_cast<int>(count);
+      cell.mixed_inputs = inputs.size() > 1;
+      return cell;
+    };
+    row.push_back(mean_cell(vals.empty() ? std::nullopt : std::optional<double>(mean_std(vals).mean), vals.size()));
+    if (!bases.empty()) {
+      // As in the base-to-novel table: H of the mean base and novel accuracies.
+      row.push_back(mean_cell(sweeps::harmonic_mean(mean_std(bases).mean, mean_std(novels).mean), bases.size()));
+    } else {
+      row.push_back(mean_cell(accuracies.empty() ? std::nullopt : std::optional<double>(mean_std(accuracies).mean),
+                              accuracies.size()));
     }
     if (options.select_by_val) {
       const auto found = chosen.find({first.protocol, first.dataset, first.shots, first.method});
@@ -450,6 +481,7 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
     }
     table.rows.push_back(row);
   }
+  add_mark_notes(table, 0);
   return table;
 }
 

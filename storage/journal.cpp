@@ -92,8 +92,10 @@ JournalContents read_journal(const std::string& path) {
 JournalWriter::JournalWriter(const std::string& path)
     : path_(path), lock_(std::make_unique<FileLock>(path, "write the journal")) {
   recovered_ = read_journal(path);
+  const bool created = !file_exists(path);
   fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(path + ": cannot open the journal for writing (" + std::strerror(errno) + ")");
+  if (created) sync_folder_of(path);  // or a power loss could take the whole new journal with it
   if (recovered_.torn_tail && ::ftruncate(fd_, static_cast<off_t>(recovered_.valid_bytes)) != 0) {
     const std::string why = std::strerror(errno);
     ::close(fd_);

@@ -58,27 +58,13 @@ std::string closest_hint(const std::string& word, const std::vector<std::string>
   return hint + "valid keys: " + join(valid, ", ");
 }
 
-// Refuses flow collections nested deeper than kMaxNesting before yaml-cpp sees them (quoted text and
-// comments do not count).
+// Refuses flow collections nested deeper than kMaxNesting before yaml-cpp sees them. Every bracket
+// counts, quoted or not: a real sweep file is nowhere near the limit, and a guess about YAML's quoting
+// rules would be a way around it.
 void check_nesting(const std::string& text, const std::string& where) {
   int depth = 0, line = 1;
-  char quote = 0;
-  bool comment = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '\n') {
-      ++line;
-      comment = false;
-      if (quote == '\'') quote = 0;  // single-quoted scalars may span lines in YAML, but rarely do here
-      continue;
-    }
-    if (comment) continue;
-    if (quote) {
-      if (c == quote && !(quote == '"' && i > 0 && text[i - 1] == '\\')) quote = 0;
-      continue;
-    }
-    if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t' || text[i - 1] == '\n')) comment = true;
-    if (c == '"' || c == '\'') quote = c;
+  for (const char c : text) {
+    if (c == '\n') ++line;
     if (c == '[' || c == '{') {
       if (++depth > kMaxNesting) {
         throw Error(where + ":" + std::to_string(line) + ": lists or mappings nested deeper than " +
@@ -108,11 +94,14 @@ class SweepReader {
     return root;
   }
 
-  // "sweep.yaml:12" or "override 'shots=[1,16]'": where `path` ("methods.1.lr") was set.
+  // "sweep.yaml:12" or "override 'shots=[1,16]'": where `path` ("methods.1.lr") was set. The last
+  // override that set it, or a part of it (shots.0=...), or a whole it is part of (methods=[...]).
   std::string where(const std::string& path, const YAML::Node& node) const {
-    for (size_t i = 0; i < override_paths_.size(); ++i) {
+    for (size_t i = override_paths_.size(); i-- > 0;) {
       const std::string& set = override_paths_[i];
-      if (path == set || starts_with(path, set + ".")) return "override '" + overrides_[i] + "'";
+      if (path == set || starts_with(path, set + ".") || starts_with(set, path + ".")) {
+        return "override '" + overrides_[i] + "'";
+      }
     }
     const int line = node.IsDefined() ? node.Mark().line : -1;
     return line >= 0 ? file_ + ":" + std::to_string(line + 1) : file_;
@@ -168,6 +157,7 @@ class SweepReader {
     }
     const std::string path = item.substr(0, equals);
     YAML::Node value;
+    check_nesting(item.substr(equals + 1), "override '" + item + "'");
     try {
       value = YAML::Load(item.substr(equals + 1));
     } catch (const YAML::Exception& e) {
@@ -295,7 +285,30 @@ std::vector<std::pair<YAML::Node, std::string>> method_entries(const SweepReader
       for (size_t k = 1; k < kCoOpKeys.size(); ++k) valid.push_back("coop." + kCoOpKeys[k]);
       reader.fail("search.space." + key, item.first, "is not a searchable setting; " + closest_hint(key, valid));
     }
-    fields[key] = item.second;
+    // Every value a search can draw is checked here, where the file says it, not later in a sample.
+    const YAML::Node& distribution = item.second;
+    const std::string at = "search.space." + key;
+    if (!distribution.IsMap() || distribution.size() != 1) {
+      reader.fail(at, distribution, "must be one of {log_uniform: [a, b]}, {uniform: [a, b]}, {choice: [v1, v2, ...]}");
+    }
+    const std::string kind = distribution.begin()->first.Scalar();
+    if (kind != "choice" && field != "lr") {
+      reader.fail(at, distribution, "takes {choice: [...]}; only coop.lr takes log_uniform or uniform");
+    }
+    if (kind == "choice") {
+      const YAML::Node options = distribution.begin()->second;
+      if (!options.IsSequence() || options.size() == 0) reader.fail(at + ".choice", options, "must be a non-empty list");
+      for (size_t i = 0; i < options.size(); ++i) {
+        const YAML::Node& option = options[i];
+        if (field == "lr") reader.scalar<double>(option, at + ".choice", "a number");
+        if (field == "n_ctx" || field == "batch_size") reader.scalar<int>(option, at + ".choice", "a whole number");
+        if (field == "csc") reader.scalar<bool>(option, at + ".choice", "true or false");
+        if (field == "epochs" && reader.scalar<std::string>(option, at + ".choice", "auto or a whole number") != "auto") {
+          reader.scalar<int>(option, at + ".choice", "auto or a whole number");
+        }
+      }
+    }
+    fields[key] = distribution;
   }
   std::mt19937_64 rng(static_cast<uint64_t>(seed));
   const size_t file_entries = entries.size();

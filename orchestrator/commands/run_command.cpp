@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
-#include <thread>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -15,6 +14,7 @@
 #include "orchestrator/mpi_link.h"
 #include "orchestrator/sweep_worker.h"
 #include "orchestrator/torch_threads.h"
+#include "orchestrator/worker_device.h"
 #include "results/sweep_tables.h"
 
 namespace pg::orchestrator {
@@ -38,16 +38,6 @@ RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& arg
   options.checkpoint_dir = args.options.out_dir + "/checkpoints";
   options.checkpoint_every_s = args.checkpoint_every_s;
   return options;
-}
-
-// Threads per worker rank: --threads, else this rank's cores shared among the worker ranks of its node
-// (a rank bound to a core set by mpirun keeps its set), so ranks × threads never oversubscribe.
-int threads_for_worker(int requested, int workers_on_node) {
-  if (requested > 0) return requested;
-  const int cores = available_cores();
-  const int machine = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (cores < machine) return cores;  // bound: the cores this rank was given
-  return std::max(1, cores / std::max(1, workers_on_node));
 }
 
 int report_summary(const SweepRunSummary& summary, const std::string& out_dir) {
@@ -102,9 +92,14 @@ int run_with_mpi(const RunArguments& args) {
   std::unique_ptr<sweeps::Sweep> sweep;
   std::unique_ptr<TaskRunner> runner;
   try {
-    set_torch_threads(threads_for_worker(args.threads, mpi.workers_on_this_node()));
+    // Threads: --threads, else this rank's cores shared among the worker ranks that share them.
+    set_torch_threads(args.threads > 0 ? args.threads : mpi.threads_per_worker());
     sweep = std::make_unique<sweeps::Sweep>(sweeps::load_sweep(args.sweep_file, args.overrides));
-    runner = std::make_unique<TaskRunner>(runner_options(*sweep, args));
+    RunnerOptions options = runner_options(*sweep, args);
+    // Rank 0 only prepares tasks (the digests do not depend on the device); each worker of a node takes
+    // the next GPU when --device cuda names none.
+    options.device = coordinator ? "cpu" : device_for_worker(args.device, mpi.local_worker_index());
+    runner = std::make_unique<TaskRunner>(options);
   } catch (const std::exception& e) {
     error = error_text(e);
   }
@@ -113,19 +108,22 @@ int run_with_mpi(const RunArguments& args) {
     if (!error.empty()) std::cerr << "promptgrid: rank " << mpi.rank() << ": " << error << std::endl;
     return 2;
   }
-  if (!coordinator) {
-    SweepWorker worker(*runner, args.options.out_dir, mpi.rank());
-    run_mpi_worker(worker);
-    return 0;
-  }
-  MpiCoordinatorLink link(mpi);
+  SweepRunSummary summary;
   try {
-    return report_summary(run_sweep(*sweep, args.options, *runner, link), args.options.out_dir);
-  } catch (const Error& e) {
-    // The workers wait for tasks: end the whole job rather than leave them waiting.
-    std::cerr << "promptgrid: error: " << e.what() << std::endl;
-    mpi.abort(2);
+    if (!coordinator) {
+      SweepWorker worker(*runner, args.options.out_dir, mpi.rank());
+      run_mpi_worker(worker);
+      return 0;
+    }
+    MpiCoordinatorLink link(mpi);
+    summary = run_sweep(*sweep, args.options, *runner, link);
+  } catch (const std::exception& e) {
+    // The other ranks wait for messages from this one: end the whole job rather than leave them
+    // waiting (MPI_Finalize would wait for them too).
+    std::cerr << "promptgrid: rank " << mpi.rank() << ": error: " << error_text(e) << std::endl;
+    mpi.abort(error_kind(e) == ErrorKind::internal ? 1 : 2);
   }
+  return report_summary(summary, args.options.out_dir);  // the workers are released: errors end normally
 }
 
 }  // namespace
@@ -142,8 +140,8 @@ void add_run_command(CLI::App& app) {
                       "Overrides key=value with dotted keys and YAML values: shots=[1,16] methods.1.lr=0.01");
   command->add_option("--out", args->options.out_dir, "Output folder: journal, tables, logs, prompts")->required();
   command->add_option("--retries", args->options.retries,
-                      "Re-run a task that failed for a reason other than its input (out of memory, I/O) up to N "
-                      "times, on another worker when there is one")
+                      "Re-run a task whose failure is retryable (out of memory, a full disk, I/O) up to N times, on "
+                      "another worker when there is one")
       ->default_val(0)
       ->check(CLI::Range(0, 100));
   command->add_option("--max-failures", args->options.max_failures,

@@ -112,7 +112,9 @@ class RunRecovery : public ::testing::Test {
       resumed = resumed || record.value("train", json::object()).contains("resumed_at_epoch");
     }
     EXPECT_EQ(records.size(), kTasks);
-    if (expect_a_resumed_task) EXPECT_TRUE(resumed) << "no task resumed from its checkpoint";
+    if (expect_a_resumed_task) {
+      EXPECT_TRUE(resumed) << "no task resumed from its checkpoint";
+    }
     EXPECT_EQ(testing::read_bytes(dir_ + "/out/tables/fewshot.md"),
               testing::read_bytes(shared_dir_ + "/baseline/tables/fewshot.md"));
   }

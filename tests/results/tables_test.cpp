@@ -139,16 +139,26 @@ TEST(Tables, CellsWithFewerSeedsThanAskedAreFlaggedAndFailedCellsMarked) {
   EXPECT_NE(table.find("† fewer than the 2 seeds asked for"), std::string::npos) << table;
 }
 
+TEST(Tables, RunsOnDifferentInputsInOneCellAreMarked) {
+  // The same settings on re-extracted features: other task ids, the same label, one journal.
+  json old_features = coop_record("dtd", 1, 1, 40), new_features = coop_record("dtd", 1, 2, 60);
+  old_features["spec"]["inputs"] = {{"features", "aaaa"}, {"checkpoint", "cccc"}};
+  new_features["spec"]["inputs"] = {{"features", "bbbb"}, {"checkpoint", "cccc"}};
+  const std::string table = render_markdown(fewshot_table({old_features, new_features}));
+  EXPECT_NE(table.find("| dtd | 50.00 ± 10.00‡ |"), std::string::npos) << table;
+  EXPECT_NE(table.find("‡ runs on different inputs"), std::string::npos) << table;
+}
+
 TEST(Tables, CsvIsOneLinePerCellAndLatexUsesBooktabs) {
   std::vector<json> records = {coop_record("eurosat", 1, 1, 60), coop_record("eurosat", 1, 2, 64),
                                coop_record("dtd", 1, 1, 40), coop_record("dtd", 1, 2, 44)};
   const Table table = fewshot_table(records);
   const std::string csv = render_csv(table);
   EXPECT_EQ(csv,
-            "row,column,value,mean,std,seeds,short_of_seeds\n"
-            "dtd,\"CoOp, 1 shot\",42.00 ± 2.00,42.00,2.00,2,false\n"
-            "eurosat,\"CoOp, 1 shot\",62.00 ± 2.00,62.00,2.00,2,false\n"
-            "average,\"CoOp, 1 shot\",52.00,52.00,,1,false\n");
+            "dataset,column,value,mean,std,seeds,short_of_seeds,mixed_inputs\n"
+            "dtd,\"CoOp, 1 shot\",42.00 ± 2.00,42.00,2.00,2,false,false\n"
+            "eurosat,\"CoOp, 1 shot\",62.00 ± 2.00,62.00,2.00,2,false,false\n"
+            "average,\"CoOp, 1 shot\",52.00,52.00,,1,false,false\n");
   const std::string latex = render_latex(table);
   EXPECT_NE(latex.find("\\toprule\ndataset & CoOp, 1 shot \\\\\n\\midrule\n"), std::string::npos) << latex;
   EXPECT_NE(latex.find("dtd & 42.00 $\\pm$ 2.00 \\\\"), std::string::npos) << latex;

@@ -159,6 +159,20 @@ TEST_F(SweepFile, RandomSearchIsDeterministicFromItsSeedAndInRange) {
   const std::string bad = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}]\n"
                                    "search: {samples: 2, space: {coop.lrate: {uniform: [0.1, 0.2]}}}\n");
   EXPECT_NE(bad.find("did you mean 'coop.lr'"), std::string::npos) << bad;
+  const std::string head = "datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}]\n";
+  const std::string uniform_ints = error_of(head + "search: {samples: 2, space: {coop.n_ctx: {uniform: [2, 9]}}}\n");
+  EXPECT_NE(uniform_ints.find("sweep.yaml:8"), std::string::npos) << uniform_ints;
+  EXPECT_NE(uniform_ints.find("takes {choice: [...]}"), std::string::npos) << uniform_ints;
+  const std::string bad_choice = error_of(head + "search:\n  samples: 2\n  space:\n    coop.n_ctx: {choice: [4, many]}\n");
+  EXPECT_NE(bad_choice.find("sweep.yaml:11: 'search.space.coop.n_ctx.choice' is 'many'"), std::string::npos) << bad_choice;
+}
+
+TEST_F(SweepFile, OverrideErrorsNameTheOverrideThatSetTheValue) {
+  const std::string body = "datasets: [dtd]\nshots: [1, 2]\nseeds: [1]\nmethods: [{name: coop}]\n";
+  const std::string last = error_of(body, {"shots=[1,2]", "shots=[0]"});
+  EXPECT_NE(last.find("override 'shots=[0]'"), std::string::npos) << last;
+  const std::string part = error_of(body, {"shots.1=abc"});
+  EXPECT_NE(part.find("override 'shots.1=abc'"), std::string::npos) << part;
 }
 
 TEST_F(SweepFile, MissingPartsOfASearchAreNamedNotThrownFromYamlCpp) {
