@@ -62,16 +62,7 @@ class StopSignals {
 
 // A journal record counts as finished when it succeeded and carries every metric of its protocol.
 bool is_finished(const json& record) {
-  if (record.value("status", "") != "ok" || !record.contains("spec")) return false;
-  const json metrics = record.value("metrics", json::object());
-  try {
-    for (const auto& name : sweeps::protocol_metrics(record["spec"].value("protocol", ""))) {
-      if (!metrics.is_object() || !metrics.contains(name) || !metrics[name].is_number()) return false;
-    }
-  } catch (const Error&) {
-    return false;
-  }
-  return true;
+  return record.value("status", "") == "ok" && sweeps::missing_metrics(record).empty();
 }
 
 std::string sweep_file_header(const sweeps::Sweep& sweep) {

@@ -15,14 +15,10 @@ std::optional<json> find_finished_record(const std::string& out_dir, const std::
   try {
     json record = read_json_file(record_path, "a promptgrid result record");
     if (!record.is_object() || record.value("status", "") != "ok") return std::nullopt;
-    std::string problem = record.value("spec", json()) != spec ? "its spec is not the task's" : "";
-    const json metrics = record.value("metrics", json::object());
-    for (const auto& name : sweeps::protocol_metrics(spec.value("protocol", ""))) {
-      if (!problem.empty()) break;
-      if (!metrics.is_object() || !metrics.contains(name) || !metrics[name].is_number()) {
-        problem = "it has no '" + name + "' metric";
-      }
-    }
+    const std::vector<std::string> missing = sweeps::missing_metrics(record);
+    const std::string problem = record.value("spec", json()) != spec ? "its spec is not the task's"
+                                : !missing.empty()                  ? "it has no '" + missing.front() + "' metric"
+                                                                    : "";
     if (problem.empty()) return record;
     log_warning(record_path + ": a finished record, but " + problem + "; the task runs again and replaces it");
   } catch (const Error& e) {

@@ -47,17 +47,6 @@ std::string protocol_of(const json& record) {
   return spec != record.end() && spec->is_object() ? spec->value("protocol", "") : "";
 }
 
-// The metrics a successful record should carry for its protocol's table but does not.
-std::vector<std::string> missing_metrics(const json& record) {
-  std::vector<std::string> missing;
-  const std::string protocol = protocol_of(record);
-  const auto& protocols = sweeps::protocol_names();
-  if (std::find(protocols.begin(), protocols.end(), protocol) == protocols.end()) return {"protocol"};
-  for (const auto& name : sweeps::protocol_metrics(protocol)) {
-    if (!metric(record, name)) missing.push_back(name);
-  }
-  return missing;
-}
 
 }  // namespace
 
@@ -144,7 +133,7 @@ std::vector<Run> runs_of(const std::vector<json>& records) {
     run.shots = run.method == "zeroshot" ? 0 : spec.value("shots", 0);
     run.ok = record.value("status", "") == "ok";
     if (run.ok) {
-      if (!missing_metrics(record).empty()) continue;  // listed by failures_markdown
+      if (!sweeps::missing_metrics(record).empty()) continue;  // listed by failures_markdown
       for (const auto& name : sweeps::protocol_metrics(run.protocol)) run.metrics[name] = *metric(record, name);
       run.val = metric(record, "val_accuracy");
     }
@@ -228,16 +217,13 @@ TableCell value_cell(const std::vector<const Run*>& group, const std::string& na
   return cell;
 }
 
-int seeds_expected(const std::map<std::string, std::map<std::string, std::vector<const Run*>>>& cells,
-                   const TableOptions& options) {
+// The seeds asked for, or else the most successful runs any cell (dataset, shots, setting) has.
+int seeds_expected(const std::vector<Run>& runs, const TableOptions& options) {
   if (options.expected_seeds > 0) return options.expected_seeds;
+  std::map<std::tuple<std::string, int, std::string>, int> per_cell;
   int most = 0;
-  for (const auto& [column, rows] : cells) {
-    for (const auto& [row, group] : rows) {
-      int ok = 0;
-      for (const Run* run : group) ok += run->ok ? 1 : 0;
-      most = std::max(most, ok);
-    }
+  for (const Run& run : runs) {
+    if (run.ok) most = std::max(most, ++per_cell[{run.dataset, run.shots, run.label}]);
   }
   return most;
 }
@@ -288,9 +274,7 @@ Table fewshot_table(const std::vector<json>& records, const TableOptions& option
     if ((a.second == 0) != (b.second == 0)) return a.second == 0;
     return a < b;
   });
-  std::map<std::string, std::map<std::string, std::vector<const Run*>>> by_name;
-  for (const auto& [column, rows] : cells) by_name[column.first + "|" + std::to_string(column.second)] = rows;
-  const int expected = seeds_expected(by_name, options);
+  const int expected = seeds_expected(runs, options);
 
   table.header = {"dataset"};
   for (const auto& [label, shots] : columns) table.header.push_back(shots == 0 ? label : label + ", " + shots_text(shots));
@@ -350,7 +334,7 @@ Table base2novel_table(const std::vector<json>& records, const TableOptions& opt
     datasets.insert(run.dataset);
   }
   if (cells.empty()) return table;
-  const int expected = seeds_expected(cells, options);
+  const int expected = seeds_expected(runs, options);
   // Zero-shot first (the baseline), then the methods by label.
   std::vector<std::string> labels;
   for (const auto& entry : cells) labels.push_back(entry.first);
@@ -504,7 +488,7 @@ std::string failures_markdown(const std::vector<json>& records) {
       lines += task + " failed: " + record.value("error", "no reason recorded") + "\n";
       continue;
     }
-    const std::vector<std::string> missing = missing_metrics(record);
+    const std::vector<std::string> missing = sweeps::missing_metrics(record);
     if (!missing.empty()) {
       lines += task + " has no " + join(missing, " or ") + " in its record's metrics; left out of the tables\n";
     }

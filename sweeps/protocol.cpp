@@ -1,5 +1,7 @@
 #include "sweeps/protocol.h"
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace pg::sweeps {
@@ -15,6 +17,21 @@ const std::vector<std::string>& protocol_metrics(const std::string& protocol) {
   if (protocol == "fewshot") return fewshot;
   if (protocol == "base2novel") return base2novel;
   throw Error("protocol '" + protocol + "' is not one of: fewshot, base2novel");
+}
+
+std::vector<std::string> missing_metrics(const nlohmann::json& record) {
+  const auto spec = record.find("spec");
+  const std::string protocol = spec != record.end() && spec->is_object() ? spec->value("protocol", "") : "";
+  const auto& names = protocol_names();
+  if (std::find(names.begin(), names.end(), protocol) == names.end()) return {"protocol"};
+  const auto metrics = record.find("metrics");
+  std::vector<std::string> missing;
+  for (const auto& name : protocol_metrics(protocol)) {
+    const bool present = metrics != record.end() && metrics->is_object() && metrics->contains(name) &&
+                         (*metrics)[name].is_number();
+    if (!present) missing.push_back(name);
+  }
+  return missing;
 }
 
 double harmonic_mean(double base, double novel) {

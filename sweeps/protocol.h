@@ -6,6 +6,7 @@
 // logic both ask this file which ones that is.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace pg::sweeps {
 const std::vector<std::string>& protocol_names();
 // The metrics a finished record of `protocol` carries, in percent; a pg::Error for an unknown protocol.
 const std::vector<std::string>& protocol_metrics(const std::string& protocol);
+// The metrics of its protocol (spec.protocol) that a result record lacks or holds as a non-number;
+// {"protocol"} when the record names no known protocol. Empty: the record has every metric.
+std::vector<std::string> missing_metrics(const nlohmann::json& record);
 // H = 2·B·N / (B + N); 0 when both are 0.
 double harmonic_mean(double base, double novel);
 

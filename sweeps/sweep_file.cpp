@@ -225,15 +225,10 @@ double unit_uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 
 // One drawn value for `field` from its distribution node ({log_uniform|uniform: [a, b]} | {choice: [...]}).
 YAML::Node draw(const SweepReader& reader, const YAML::Node& distribution, const std::string& path,
                 std::mt19937_64& rng) {
-  if (!distribution.IsMap() || distribution.size() != 1) {
-    reader.fail(path, distribution, "must be one of {log_uniform: [a, b]}, {uniform: [a, b]}, {choice: [v1, v2, ...]}");
-  }
+  // method_entries checked the shape (one kind) and every choice already.
   const std::string kind = distribution.begin()->first.Scalar();
   const YAML::Node arguments = distribution.begin()->second;
-  if (kind == "choice") {
-    if (!arguments.IsSequence() || arguments.size() == 0) reader.fail(path + ".choice", arguments, "must be a non-empty list");
-    return YAML::Clone(arguments[rng() % arguments.size()]);
-  }
+  if (kind == "choice") return YAML::Clone(arguments[rng() % arguments.size()]);
   if (kind != "log_uniform" && kind != "uniform") {
     reader.fail(path + "." + kind, distribution, "is not a distribution; use log_uniform, uniform or choice");
   }
