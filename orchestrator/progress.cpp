@@ -31,9 +31,9 @@ std::string duration_text(double seconds) {
 }  // namespace
 
 std::string describe_task(const sweeps::TaskSpec& spec) {
-  std::string text = (spec.method == "coop" ? "CoOp " : spec.method == "zeroshot" ? "Zero-shot CLIP " : spec.method + " ") +
-                     spec.dataset;
-  if (spec.method == "coop") {
+  const sweeps::MethodInfo& method = spec.method_info();
+  std::string text = method.label + " " + spec.dataset;
+  if (method.trains) {
     text += " " + std::to_string(spec.shots) + (spec.shots == 1 ? " shot" : " shots") + " seed " + std::to_string(spec.seed);
   }
   if (spec.protocol != "fewshot") text += " (" + spec.protocol + ")";

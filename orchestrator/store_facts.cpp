@@ -13,6 +13,7 @@ std::vector<sweeps::DatasetFacts> read_dataset_facts(const storage::FeatureStore
     sweeps::DatasetFacts facts;
     facts.name = name;
     facts.num_classes = summary.num_classes;
+    facts.source = summary.source;
     const auto rows = [&](const char* split) {
       const auto found = summary.split_rows.find(split);
       return found == summary.split_rows.end() ? int64_t{0} : found->second;

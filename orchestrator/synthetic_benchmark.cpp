@@ -6,6 +6,7 @@
 #include <cmath>
 #include <unistd.h>
 
+#include <map>
 #include <set>
 
 #include "common/error.h"
@@ -17,7 +18,7 @@
 #include "worker/clip/state_dict.h"
 #include "worker/clip/text_encoder.h"
 #include "text/tokenizer.h"
-#include "worker/coop_prompt_learner.h"
+#include "worker/methods/coop/coop_prompt_learner.h"
 
 namespace pg::orchestrator {
 namespace {
@@ -105,8 +106,15 @@ void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchm
   storage::FeatureStoreWriter writer(files.features, "synthetic-clip-w" + std::to_string(options.width),
                                      options.embed_dim, storage::FeatureDtype::float32,
                                      options.force ? storage::WriteMode::replace : storage::WriteMode::create);
+  struct Written {
+    std::vector<std::string> classnames;
+    torch::Tensor directions;
+    double noise_std = 0;
+  };
+  std::map<std::string, Written> written;
   for (const auto& info : datasets) {
-    const std::vector<std::string> classnames = synthetic_classnames(info.num_classes, generator);
+    const int num_classes = options.max_classes > 0 ? std::min(info.num_classes, options.max_classes) : info.num_classes;
+    const std::vector<std::string> classnames = synthetic_classnames(num_classes, generator);
     // The hidden context: what CoOp should discover. Class directions are centred so that the part all
     // classes share (which no classifier can use) does not set the noise scale.
     worker::CoOpOptions hidden;
@@ -130,7 +138,41 @@ void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchm
     dataset.splits["val"] = make_split(info.name, "val", directions, options.val_per_class, noise_std, 0, generator);
     dataset.splits["test"] = make_split(info.name, "test", directions, options.test_per_class, noise_std, 0, generator);
     writer.write_dataset(dataset);
-    log_info("synth: " + info.name + ": " + std::to_string(info.num_classes) + " classes");
+    log_info("synth: " + info.name + ": " + std::to_string(num_classes) + " classes");
+    written[info.name] = {classnames, directions, noise_std};
+  }
+
+  // The domain-generalization targets: test-only datasets of their source's classes (all, or an evenly
+  // spaced subset), every feature moved by one offset per dataset (the domain) and noisier, so that
+  // accuracy drops as it does from ImageNet to its shifted test sets.
+  const auto& shifts = sweeps::domain_shift_datasets();
+  for (size_t s = 0; s < shifts.size(); ++s) {
+    const auto& shift = shifts[s];
+    const auto source = written.find(shift.source);
+    if (source == written.end()) continue;
+    const int64_t source_classes = static_cast<int64_t>(source->second.classnames.size());
+    // The share of the source's classes the real dataset has (200 of ImageNet's 1000), at least one.
+    const int64_t wanted = std::max<int64_t>(
+        1, source_classes * shift.num_classes / sweeps::find_dataset(shift.source).num_classes);
+    const int64_t stride = std::max<int64_t>(1, source_classes / wanted);
+    std::vector<int64_t> kept;
+    for (int64_t c = static_cast<int64_t>(s) % stride; c < source_classes && static_cast<int64_t>(kept.size()) < wanted;
+         c += stride) {
+      kept.push_back(c);
+    }
+    const torch::Tensor offset = normalize_rows(torch::randn({1, options.embed_dim}, generator));
+    const double strength = 0.3 + 0.1 * static_cast<double>(s);
+    const torch::Tensor directions =
+        normalize_rows(source->second.directions.index_select(0, torch::tensor(kept, torch::kInt64)) + strength * offset);
+    storage::DatasetFeatures dataset;
+    dataset.name = shift.name;
+    for (int64_t c : kept) dataset.classnames.push_back(source->second.classnames[static_cast<size_t>(c)]);
+    dataset.prompt_template = sweeps::find_dataset(shift.source).prompt_template;
+    dataset.source = shift.source;
+    dataset.splits["test"] = make_split(shift.name, "test", directions, options.test_per_class,
+                                        1.5 * source->second.noise_std, 0, generator);
+    writer.write_dataset(dataset);
+    log_info("synth: " + shift.name + ": test-only, " + std::to_string(kept.size()) + " classes of " + shift.source);
   }
   writer.close();
 }

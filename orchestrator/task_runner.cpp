@@ -26,12 +26,9 @@
 #include "sweeps/fewshot.h"
 #include "sweeps/protocol.h"
 #include "text/tokenizer.h"
-#include "worker/coop_prompt_learner.h"
 #include "worker/clip/text_encoder.h"
-#include "worker/coop_trainer.h"
 #include "worker/evaluation.h"
-#include "worker/torch_dtype.h"
-#include "worker/zeroshot.h"
+#include "worker/methods/registry.h"
 
 namespace pg::orchestrator {
 namespace {
@@ -87,12 +84,15 @@ std::vector<int64_t> all_rows(size_t count) {
 struct Evaluation {
   std::vector<int64_t> target_of_label;
   bool score_missing = false;
+  std::unique_ptr<worker::Classifier> classifier;
   worker::AccuracyCounter counter;
   int64_t missing_rows = 0;
 
   Evaluation(const sweeps::ClassSelection& classes, int64_t num_classes, bool score_missing_rows,
-             const torch::Tensor& text_features)
-      : target_of_label(static_cast<size_t>(num_classes), -1), score_missing(score_missing_rows), counter(text_features) {
+             std::unique_ptr<worker::Classifier> classifier_of_classes)
+      : target_of_label(static_cast<size_t>(num_classes), -1),
+        score_missing(score_missing_rows),
+        classifier(std::move(classifier_of_classes)) {
     for (size_t i = 0; i < classes.labels.size(); ++i) target_of_label.at(classes.labels[i]) = static_cast<int64_t>(i);
   }
 };
@@ -114,7 +114,8 @@ void score_test_split(const storage::FeatureStoreReader& store, const std::strin
         targets.push_back(target);
       }
       if (rows.empty()) continue;
-      evaluation->counter.add(take_rows(features, rows).to(device), torch::tensor(targets, torch::kInt64));
+      evaluation->counter.add(*evaluation->classifier, take_rows(features, rows), torch::tensor(targets, torch::kInt64),
+                              device);
     }
   });
 }
@@ -261,10 +262,19 @@ void TaskRunner::Impl::fill_inputs(sweeps::TaskSpec& spec) {
   settle(spec.features_digest, features_digest(spec.dataset), "inputs.features",
          options_.features_path + " (dataset " + spec.dataset + ")");
   settle(spec.checkpoint_digest, checkpoint_digest_, "inputs.checkpoint", options_.checkpoint_path);
+  for (const std::string& target : spec.targets) {
+    settle(spec.target_digests[target], features_digest(target), "inputs.targets." + target,
+           options_.features_path + " (dataset " + target + ")");
+  }
 }
 
 sweeps::TaskSpec TaskRunner::Impl::prepare(sweeps::TaskSpec spec) {
   spec.resolve();
+  for (const std::string& dataset : spec.targets) {
+    if (!store_.summary(dataset).split_rows.count("test")) {
+      throw Error(options_.features_path + ": target dataset " + dataset + " has no test split to evaluate on");
+    }
+  }
   if (!store_.summary(spec.dataset).split_rows.count("test")) {
     throw Error(options_.features_path + ": dataset " + spec.dataset + " has no test split to evaluate on");
   }
@@ -300,19 +310,18 @@ TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
 
 std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
   const auto setup_start = Clock::now();
+  const sweeps::MethodInfo& method = spec.method_info();
   const std::vector<std::string> classnames = store_.classnames(spec.dataset);
   const int64_t num_classes = static_cast<int64_t>(classnames.size());
   const bool base2novel = spec.protocol == "base2novel";
   const Split& train = split(spec.dataset, "train");
-  const torch::Dtype dtype = spec.method == "coop" ? worker::torch_dtype(parse_precision(spec.coop.precision, "task field 'precision'")) : torch::kFloat32;
-  worker::TextEncoder& encoder = encoder_for(dtype);
 
   // The classes trained on and, for base2novel, the novel classes tested on (CoCoOp's subsample_classes
   // over the labels of the train set the task sees).
   std::vector<int64_t> train_rows = all_rows(train.labels.size());
   std::vector<int> train_labels = train.labels;
   std::vector<int64_t> val_rows;
-  if (spec.method == "coop") {
+  if (method.trains) {
     const Split& val = split(spec.dataset, "val");
     const sweeps::FewShotSample sample = sweeps::sample_few_shot(train.items, val.items, spec.shots, spec.seed);
     train_rows.assign(sample.train.begin(), sample.train.end());
@@ -338,116 +347,130 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
   }
   record["counts"] = {{"classes", seen_names.size()}};
   if (base2novel) record["counts"]["novel_classes"] = novel_classes.labels.size();
-  record["timings"]["setup_s"] = seconds_since(setup_start);
 
-  // Text features of the trained (or zero-shot) classifiers; the test split is then streamed once.
-  torch::Tensor seen_features, novel_features;
-  std::vector<storage::NamedTensor> prompts;
-  std::optional<double> val_accuracy;
+  // The method's task: its settings, the classes trained on and their few-shot samples.
   const std::string prompt_template = store_.prompt_template(spec.dataset);
-  if (spec.method == "zeroshot") {
-    seen_features = worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, seen_names);
-    if (base2novel) {
-      novel_features =
-          worker::zeroshot_text_features(encoder, tokenizer_, prompt_template, names_of(novel_classes, classnames));
-    }
-  } else {
-    // CoOp: learn the context on the few-shot train set of the seen classes.
-    const auto train_start = Clock::now();
+  worker::MethodTask task;
+  task.settings = spec.settings;
+  task.classnames = seen_names;
+  task.prompt_template = prompt_template;
+  task.seed = static_cast<uint64_t>(spec.seed);
+  Subset seen_val;
+  if (method.trains) {
     const Subset seen_train = select(seen_classes, train_rows, train.labels);
-    worker::CoOpOptions coop;
-    coop.n_ctx = spec.coop.n_ctx;
-    coop.ctx_init = spec.coop.ctx_init;
-    coop.class_specific = spec.coop.class_specific;
-    coop.position = worker::parse_class_token_position(spec.coop.class_token_position);
-    worker::CoOpPromptLearner learner(coop, seen_names, tokenizer_, encoder, static_cast<uint64_t>(spec.seed));
-    learner->to(device_);
-
-    worker::TrainingData data;
-    data.features = take_rows(train.features, seen_train.rows);
-    if (train.views.defined()) data.views = take_rows(train.views, seen_train.rows, 1);
-    data.labels = torch::tensor(seen_train.labels, torch::kInt64);
-    worker::TrainOptions training;
-    training.epochs = spec.coop.epochs;
-    training.batch_size = spec.coop.batch_size;
-    training.lr = spec.coop.lr;
-    training.seed = static_cast<uint64_t>(spec.seed);
-    training.device = device_;
-    training.dtype = dtype;
-    std::optional<worker::TrainState> resume;
-    auto last_saved = Clock::now();
-    if (!options_.checkpoint_dir.empty()) {
-      const std::string path = options_.checkpoint_dir + "/" + spec.id() + ".h5";
-      resume = load_train_checkpoint(path, record["spec"]);
-      if (resume) {
-        training.resume = &*resume;
-        record["train"]["resumed_at_epoch"] = resume->next_epoch;
-        log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " + std::to_string(resume->next_epoch));
-      }
-      training.on_epoch_end = [&, path](const worker::TrainState& state) {
-        if (seconds_since(last_saved) < options_.checkpoint_every_s) return;
-        try {
-          save_train_checkpoint(path, record["spec"], state);
-        } catch (const Error& e) {  // the task goes on; only its resumability is lost
-          log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
-        }
-        last_saved = Clock::now();
-      };
-    }
-    const worker::TrainReport report = worker::train_coop(learner, encoder, data, training);
+    task.train.features = take_rows(train.features, seen_train.rows);
+    if (train.views.defined()) task.train.views = take_rows(train.views, seen_train.rows, 1);
+    task.train.labels = torch::tensor(seen_train.labels, torch::kInt64);
+    const Split& val = split(spec.dataset, "val");
+    seen_val = select(seen_classes, val_rows, val.labels);
+    task.val.features = take_rows(val.features, seen_val.rows);
+    task.val.labels = torch::tensor(seen_val.labels, torch::kInt64);
     record["counts"]["train"] = seen_train.rows.size();
     record["counts"]["val_sampled"] = val_rows.size();
-    json train_summary = {{"epochs", training.epochs},
-                       {"steps", report.steps},
-                       {"n_ctx", learner->options().n_ctx},
-                       {"final_loss", report.epoch_loss.empty() ? 0.0 : report.epoch_loss.back()},
-                          {"loss_per_epoch", report.epoch_loss}};
+  }
+  std::optional<worker::TrainState> resume;
+  auto last_saved = Clock::now();
+  if (method.trains && !options_.checkpoint_dir.empty()) {
+    const std::string path = options_.checkpoint_dir + "/" + spec.id() + ".h5";
+    resume = load_train_checkpoint(path, record["spec"]);
+    if (resume) {
+      task.resume = &*resume;
+      record["train"]["resumed_at_epoch"] = resume->next_epoch;
+      log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " + std::to_string(resume->next_epoch));
+    }
+    task.on_epoch_end = [&, path](const worker::TrainState& state) {
+      if (seconds_since(last_saved) < options_.checkpoint_every_s) return;
+      try {
+        save_train_checkpoint(path, record["spec"], state);
+      } catch (const Error& e) {  // the task goes on; only its resumability is lost
+        log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
+      }
+      last_saved = Clock::now();
+    };
+  }
+  record["timings"]["setup_s"] = seconds_since(setup_start);
+
+  const auto train_start = Clock::now();
+  worker::MethodEnvironment environment{tokenizer_, [this](torch::Dtype dtype) -> worker::TextEncoder& {
+                                          return encoder_for(dtype);
+                                        },
+                                        device_, options_.max_sequences};
+  const std::unique_ptr<worker::TrainedMethod> trained = worker::find_method_runner(spec.method)(task, environment);
+  if (method.trains) {
+    json train_summary = trained->report;
     if (record.contains("train")) train_summary.update(record["train"]);
     record["train"] = train_summary;
-    record["timings"]["train_s"] = seconds_since(train_start);
+  }
+  record["timings"]["train_s"] = seconds_since(train_start);
 
-    // The last-epoch model, tested once.
-    seen_features = worker::coop_text_features(learner, encoder);
+  // The classifiers: of the classes trained on, and of the novel classes where the method has one.
+  const auto eval_start = Clock::now();
+  std::unique_ptr<worker::Classifier> seen_classifier = trained->classifier(seen_names, prompt_template);
+  if (!seen_classifier) throw Error("method " + spec.method + " gave no classifier for the classes it was trained on", ErrorKind::internal);
+  std::optional<double> val_accuracy;
+  if (!seen_val.rows.empty()) {
     // Accuracy on the few-shot validation sample (Dassl draws it after the training shots), so a sweep
     // can select hyperparameters without looking at test.
-    const Split& val = split(spec.dataset, "val");
-    const Subset seen_val = select(seen_classes, val_rows, val.labels);
-    if (!seen_val.rows.empty()) {
-      worker::AccuracyCounter val_counter(seen_features);
-      val_counter.add(take_rows(val.features, seen_val.rows).to(device_), torch::tensor(seen_val.labels, torch::kInt64));
-      record["counts"]["val"] = seen_val.rows.size();
-      val_accuracy = val_counter.percent();
-    }
-    if (base2novel) {
-      worker::CoOpPromptLearner novel_learner(coop, names_of(novel_classes, classnames), tokenizer_, encoder,
-                                              static_cast<uint64_t>(spec.seed));
-      novel_learner->to(device_);
-      novel_learner->set_context(learner->context());
-      novel_features = worker::coop_text_features(novel_learner, encoder);
-    }
-    // The learned context, so the prompt can be re-evaluated without retraining.
-    const torch::Tensor ctx = learner->context().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    prompts.push_back(
-        {"ctx", ctx.sizes().vec(), std::vector<float>(ctx.data_ptr<float>(), ctx.data_ptr<float>() + ctx.numel())});
+    worker::AccuracyCounter val_counter;
+    val_counter.add(*seen_classifier, task.val.features, task.val.labels, device_);
+    record["counts"]["val"] = seen_val.rows.size();
+    val_accuracy = val_counter.percent();
   }
-
-  const auto eval_start = Clock::now();
-  Evaluation seen_eval(seen_classes, num_classes, /*score_missing_rows=*/!base2novel, seen_features);
+  Evaluation seen_eval(seen_classes, num_classes, /*score_missing_rows=*/!base2novel, std::move(seen_classifier));
   std::vector<Evaluation*> evaluations = {&seen_eval};
   std::optional<Evaluation> novel_eval;
+  std::vector<std::string> not_applicable;
   if (base2novel) {
-    novel_eval.emplace(novel_classes, num_classes, false, novel_features);
-    evaluations.push_back(&*novel_eval);
+    std::unique_ptr<worker::Classifier> novel = trained->classifier(names_of(novel_classes, classnames), prompt_template);
+    if (novel) {
+      novel_eval.emplace(novel_classes, num_classes, false, std::move(novel));
+      evaluations.push_back(&*novel_eval);
+    } else {
+      not_applicable = {"novel", "harmonic"};
+    }
   }
   score_test_split(store_, spec.dataset, device_, evaluations);
   record["counts"]["test"] = seen_eval.counter.total();
   if (base2novel) {
-    record["counts"]["novel_test"] = novel_eval->counter.total();
-    const double base = seen_eval.counter.percent(), novel = novel_eval->counter.percent();
-    record["metrics"] = {{"base", base}, {"novel", novel}, {"harmonic", sweeps::harmonic_mean(base, novel)}};
+    const double base = seen_eval.counter.percent();
+    record["metrics"] = {{"base", base}};
+    if (novel_eval) {
+      record["counts"]["novel_test"] = novel_eval->counter.total();
+      const double novel = novel_eval->counter.percent();
+      record["metrics"]["novel"] = novel;
+      record["metrics"]["harmonic"] = sweeps::harmonic_mean(base, novel);
+    }
   } else {
     record["metrics"] = {{"accuracy", seen_eval.counter.percent()}};
   }
+  if (sweeps::is_transfer_protocol(spec.protocol)) {
+    // The same model on each target's test split, with the target's class names and template.
+    std::vector<double> accuracies;
+    for (const std::string& target : spec.targets) {
+      const std::vector<std::string> names = store_.classnames(target);
+      std::unique_ptr<worker::Classifier> classifier = trained->classifier(names, store_.prompt_template(target));
+      if (!classifier) {
+        not_applicable.push_back(sweeps::target_metric(target));
+        continue;
+      }
+      sweeps::ClassSelection all_classes;
+      for (size_t label = 0; label < names.size(); ++label) all_classes.labels.push_back(static_cast<int>(label));
+      Evaluation target_eval(all_classes, static_cast<int64_t>(names.size()), false, std::move(classifier));
+      score_test_split(store_, target, device_, {&target_eval});
+      const double accuracy = target_eval.counter.percent();
+      record["metrics"][sweeps::target_metric(target)] = accuracy;
+      record["counts"]["test." + target] = target_eval.counter.total();
+      accuracies.push_back(accuracy);
+    }
+    if (accuracies.empty()) {
+      not_applicable.push_back("average");
+    } else {
+      double sum = 0;
+      for (double accuracy : accuracies) sum += accuracy;
+      record["metrics"]["average"] = sum / static_cast<double>(accuracies.size());
+    }
+  }
+  if (!not_applicable.empty()) record["not_applicable"] = not_applicable;
   if (val_accuracy) record["metrics"]["val_accuracy"] = *val_accuracy;
   record["timings"]["eval_s"] = seconds_since(eval_start);
 
@@ -463,7 +486,8 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
         (base2novel ? std::string("their test images are in neither the base nor the novel test set")
                     : std::to_string(seen_eval.missing_rows) + " test images of these classes count as errors"));
   }
-  return prompts;
+  if (trained->report.contains("not_converged")) record["warnings"].push_back(trained->report["not_converged"]);
+  return trained->learned;
 }
 
 TaskRunner::TaskRunner(const RunnerOptions& options) : impl_(std::make_unique<Impl>(options)) {}

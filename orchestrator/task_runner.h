@@ -12,14 +12,16 @@
 // Result record (JSON):
 //   task_id, status ("ok" | "failed"), error and error_kind (when failed: user | retryable | internal),
 //   spec (the canonical task spec), metrics {accuracy} (fewshot) or {base, novel, harmonic}
-//   (base2novel), in percent, plus val_accuracy for CoOp (on the few-shot validation sample:
-//   min(K, 4) shots per class, of the classes trained on),
+//   (base2novel), in percent, plus val_accuracy for trained methods (on the few-shot validation sample:
+//   min(K, 4) shots per class, of the classes trained on); not_applicable lists the protocol's metrics
+//   the method cannot have (the linear probe's novel and harmonic),
 //   counts {classes, train, test...}, train {epochs, steps, final_loss, loss_per_epoch},
 //   warnings (what a reader of the numbers must know, e.g. classes missing from the train split),
 //   timings {setup_s, train_s, eval_s, total_s}, features, checkpoint,
 //   device, software {promptgrid, libtorch, hdf5}, host, finished_at (UTC, ISO 8601).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,11 +42,13 @@ struct RunnerOptions {
   std::string checkpoint_dir;
   // Seconds between checkpoints of one task (0: after every epoch).
   double checkpoint_every_s = 60;
+  // Prompt sequences per text-encoder pass for per-image prompts (CoCoOp: B images x C classes).
+  int64_t max_sequences = 4096;
 };
 
 struct TaskResult {
   nlohmann::json record;
-  std::vector<storage::NamedTensor> prompts;  // the learned prompt (CoOp's "ctx"); empty otherwise
+  std::vector<storage::NamedTensor> prompts;  // what the method learned (context, Meta-Net, probe weights)
 };
 
 // Without LibTorch in this header (a pimpl): the CLI and the coordinator include it.

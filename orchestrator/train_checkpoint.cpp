@@ -26,8 +26,11 @@ void save_train_checkpoint(const std::string& path, const nlohmann::json& spec, 
                                 {"epoch_loss", state.report.epoch_loss},
                                 {"epoch_lr", state.report.epoch_lr},
                                 {"steps", state.report.steps}};
-  std::vector<storage::NamedTensor> tensors = {named("ctx", state.context)};
-  if (state.momentum.defined()) tensors.push_back(named("momentum", state.momentum));
+  std::vector<storage::NamedTensor> tensors;
+  for (size_t i = 0; i < state.parameters.size(); ++i) tensors.push_back(named("param." + std::to_string(i), state.parameters[i]));
+  for (size_t i = 0; i < state.momentum.size(); ++i) {
+    if (state.momentum[i].defined()) tensors.push_back(named("momentum." + std::to_string(i), state.momentum[i]));
+  }
   storage::write_prompt_file(path, about.dump(), tensors);
 }
 
@@ -43,9 +46,19 @@ std::optional<worker::TrainState> load_train_checkpoint(const std::string& path,
     state.report.epoch_loss = about.at("epoch_loss").get<std::vector<double>>();
     state.report.epoch_lr = about.at("epoch_lr").get<std::vector<double>>();
     state.report.steps = about.at("steps").get<int64_t>();
-    state.context = tensor_of(file.tensor("ctx"));
+    // Tensors "param.<i>" and "momentum.<i>" (the momentum of a tensor not yet updated is absent).
     for (const auto& tensor : file.tensors) {
-      if (tensor.name == "momentum") state.momentum = tensor_of(tensor);
+      const bool is_parameter = tensor.name.rfind("param.", 0) == 0;
+      const bool is_momentum = tensor.name.rfind("momentum.", 0) == 0;
+      if (!is_parameter && !is_momentum) continue;
+      const size_t index = std::stoul(tensor.name.substr(tensor.name.find('.') + 1));
+      if (index > 4096) throw Error("tensor " + tensor.name + " is out of range");
+      auto& list = is_parameter ? state.parameters : state.momentum;
+      if (list.size() <= index) list.resize(index + 1);
+      list[index] = tensor_of(tensor);
+    }
+    for (const auto& parameter : state.parameters) {
+      if (!parameter.defined()) throw Error("a trained tensor is missing");
     }
     return state;
   } catch (const std::exception& e) {

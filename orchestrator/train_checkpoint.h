@@ -1,6 +1,6 @@
-// Checkpoints of a running CoOp task, so that an interrupted sweep resumes a long task where it was
+// Checkpoints of a running SGD-trained task (CoOp, KgCoOp, CoCoOp), so that an interrupted sweep resumes a long task where it was
 // (DESIGN §4): DIR/checkpoints/<task_id>.h5 in the learned-prompt format (storage/prompt_store.h), with
-// tensors "ctx" and "momentum" and, as its JSON, the task's spec and the trainer's state (next epoch,
+// tensors "param.<i>" and "momentum.<i>" (the trained tensors in order) and, as its JSON, the task's spec and the trainer's state (next epoch,
 // RNG state, losses so far). Written atomically; removed by the coordinator once the task's record is
 // in the journal.
 #pragma once
@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "worker/coop_trainer.h"
+#include "worker/prompt_training.h"
 
 namespace pg::orchestrator {
 

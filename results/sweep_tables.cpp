@@ -19,6 +19,8 @@ std::string write_sweep_tables(const std::string& out_dir, const SweepTablesOpti
   table_options.select_by_val = options.select_by_val;
   std::string printed;
   for (const Table& table : {fewshot_table(records, table_options), base2novel_table(records, table_options),
+                             transfer_table(records, "cross_dataset", table_options),
+                             transfer_table(records, "domain_generalization", table_options),
                              sweep_table(records, table_options)}) {
     for (const char* extension : {".md", ".csv", ".tex"}) {
       const std::string path = folder + "/" + table.name + extension;

@@ -9,14 +9,25 @@
 #include <sstream>
 #include <tuple>
 
-#include "common/coop_defaults.h"
 #include "common/error.h"
 #include "common/strings.h"
 #include "sweeps/catalog.h"
+#include "sweeps/method_settings.h"
 #include "sweeps/protocol.h"
 
 namespace pg::results {
 namespace {
+
+// The mark of a metric a method cannot have (the linear probe's novel accuracy): never a number.
+constexpr const char* kNotApplicable = "n/a";
+
+// Whether a method has shots and seeds (zero-shot CLIP has neither); unknown methods are taken as trained.
+bool method_trains(const std::string& method) {
+  for (const auto& info : sweeps::methods()) {
+    if (info.name == method) return info.trains;
+  }
+  return true;
+}
 
 using nlohmann::json;
 
@@ -24,6 +35,9 @@ using nlohmann::json;
 std::vector<std::string> ordered_datasets(const std::set<std::string>& present) {
   std::vector<std::string> ordered;
   for (const auto& info : sweeps::benchmark_datasets()) {
+    if (present.count(info.name)) ordered.push_back(info.name);
+  }
+  for (const auto& info : sweeps::domain_shift_datasets()) {
     if (present.count(info.name)) ordered.push_back(info.name);
   }
   for (const auto& name : present) {
@@ -65,45 +79,18 @@ MeanStd mean_std(const std::vector<double>& values) {
 
 std::string method_label(const json& spec) {
   const std::string method = spec.value("method", "");
-  if (method == "zeroshot") return "Zero-shot CLIP";
-  if (method != "coop") return method;
-  using namespace coop_defaults;
-  const json coop = spec.value("coop", json::object());
-  std::vector<std::string> settings;
-  const std::string init = coop.value("ctx_init", "");
-  if (!init.empty()) {
-    settings.push_back("init \"" + init + "\"");
-  } else if (coop.value("n_ctx", kContextVectors) != kContextVectors) {
-    settings.push_back("n_ctx=" + std::to_string(coop.value("n_ctx", kContextVectors)));
+  const auto known = std::find_if(sweeps::methods().begin(), sweeps::methods().end(),
+                                  [&](const sweeps::MethodInfo& m) { return m.name == method; });
+  if (known == sweeps::methods().end()) return method;
+  const json settings = spec.value(method, json::object());
+  const int shots = spec.contains("shots") && spec["shots"].is_number_integer() ? spec["shots"].get<int>() : 0;
+  std::vector<std::string> phrases;
+  try {
+    phrases = sweeps::non_default_settings(*known, settings, {spec.value("dataset", ""), shots, spec.value("protocol", "")});
+  } catch (const std::exception&) {  // a record written by another version: label it by name only
   }
-  if (coop.value("class_specific", false)) settings.push_back("CSC");
-  const std::string position = coop.value("class_token_position", kClassTokenPosition);
-  if (position != kClassTokenPosition) settings.push_back(position);
-  const std::string precision = coop.value("precision", kPrecision);
-  if (precision != kPrecision) settings.push_back(precision);
-  if (coop.value("batch_size", kBatchSize) != kBatchSize) {
-    settings.push_back("batch " + std::to_string(coop.value("batch_size", kBatchSize)));
-  }
-  if (coop.value("lr", kLearningRate) != kLearningRate) {
-    settings.push_back("lr " + pg::format_number(coop.value("lr", kLearningRate)));
-  }
-  // Epochs other than CoOp's schedule for the dataset and shots (a scaled-down run) are named.
-  const int epochs = coop.value("epochs", 0);
-  if (epochs > 0 && spec.contains("shots") && spec["shots"].is_number_integer()) {
-    try {
-      if (epochs != sweeps::coop_epochs(spec.value("dataset", ""), spec["shots"].get<int>())) {
-        settings.push_back(std::to_string(epochs) + (epochs == 1 ? " epoch" : " epochs"));
-      }
-    } catch (const Error&) {
-      settings.push_back(std::to_string(epochs) + " epochs");  // a dataset outside the catalog: no schedule
-    }
-  }
-  std::string label = "CoOp";
-  if (!settings.empty()) {
-    label += " (";
-    for (size_t i = 0; i < settings.size(); ++i) label += (i ? ", " : "") + settings[i];
-    label += ")";
-  }
+  std::string label = known->label;
+  if (!phrases.empty()) label += " (" + join(phrases, ", ") + ")";
   return label;
 }
 
@@ -115,7 +102,9 @@ struct Run {
   std::string inputs;  // the spec's input digests: runs of one cell should share them
   int shots = 0;  // 0 for zero-shot
   bool ok = false;
-  std::map<std::string, double> metrics;
+  std::map<std::string, double> metrics;       // every number of the record's "metrics"
+  std::set<std::string> not_applicable;         // metrics the method cannot have (the probe's novel)
+  std::vector<std::string> targets;             // transfer protocols: the datasets tested on
   std::optional<double> val;
 };
 
@@ -130,11 +119,23 @@ std::vector<Run> runs_of(const std::vector<json>& records) {
     run.method = spec.value("method", "");
     run.label = method_label(spec);
     run.inputs = spec.value("inputs", json()).dump();
-    run.shots = run.method == "zeroshot" ? 0 : spec.value("shots", 0);
+    run.shots = method_trains(run.method) ? spec.value("shots", 0) : 0;
     run.ok = record.value("status", "") == "ok";
+    if (spec.contains("targets") && spec["targets"].is_array()) {
+      for (const auto& target : spec["targets"]) {
+        if (target.is_string()) run.targets.push_back(target.get<std::string>());
+      }
+    }
     if (run.ok) {
       if (!sweeps::missing_metrics(record).empty()) continue;  // listed by failures_markdown
-      for (const auto& name : sweeps::protocol_metrics(run.protocol)) run.metrics[name] = *metric(record, name);
+      const json metrics = record.value("metrics", json::object());
+      for (const auto& [name, value] : metrics.items()) {
+        if (value.is_number()) run.metrics[name] = value.get<double>();
+      }
+      const json not_applicable = record.value("not_applicable", json::array());
+      for (const auto& name : not_applicable) {
+        if (name.is_string()) run.not_applicable.insert(name.get<std::string>());
+      }
       run.val = metric(record, "val_accuracy");
     }
     runs.push_back(run);
@@ -143,7 +144,10 @@ std::vector<Run> runs_of(const std::vector<json>& records) {
 }
 
 std::string method_display(const std::string& method) {
-  return method == "coop" ? "CoOp" : method == "zeroshot" ? "Zero-shot CLIP" : method;
+  for (const auto& info : sweeps::methods()) {
+    if (info.name == method) return info.label;
+  }
+  return method;
 }
 
 std::string shots_text(int shots) { return std::to_string(shots) + (shots == 1 ? " shot" : " shots"); }
@@ -196,22 +200,26 @@ TableCell value_cell(const std::vector<const Run*>& group, const std::string& na
                      bool with_std) {
   std::vector<double> values;
   std::set<std::string> inputs;
-  bool failed = false;
+  bool failed = false, not_applicable = false;
   for (const Run* run : group) {
-    if (run->ok) {
+    if (!run->ok) {
+      failed = true;
+    } else if (run->metrics.count(name)) {
       values.push_back(run->metrics.at(name));
       inputs.insert(run->inputs);
-    } else {
-      failed = true;
+    } else if (run->not_applicable.count(name)) {
+      not_applicable = true;
     }
   }
-  if (values.empty()) return failed ? TableCell::label("failed") : TableCell::missing();
+  if (values.empty()) {
+    return not_applicable ? TableCell::label(kNotApplicable) : failed ? TableCell::label("failed") : TableCell::missing();
+  }
   const MeanStd stats = mean_std(values);
   TableCell cell;
   cell.mean = stats.mean;
   if (with_std) cell.std = stats.std;
   cell.seeds = stats.count;
-  const bool trained = group.front()->method != "zeroshot";
+  const bool trained = method_trains(group.front()->method);
   cell.short_of_seeds = trained && expected_seeds > 0 && stats.count < expected_seeds;
   cell.mixed_inputs = inputs.size() > 1;
   return cell;
@@ -344,6 +352,7 @@ Table base2novel_table(const std::vector<json>& records, const TableOptions& opt
     for (const char* part : {"base", "novel", "H"}) table.header.push_back(label + " " + part);
   }
   auto harmonic_cell = [](const TableCell& base, const TableCell& novel) {
+    if (novel.text == kNotApplicable) return TableCell::label(kNotApplicable);
     if (!base.mean || !novel.mean) return TableCell::missing();
     TableCell cell;
     cell.mean = sweeps::harmonic_mean(*base.mean, *novel.mean);
@@ -382,7 +391,10 @@ Table base2novel_table(const std::vector<json>& records, const TableOptions& opt
           mixed = mixed || cell.mixed_inputs;
         }
         if (means.size() != order.size()) {
-          parts[part] = TableCell::missing();
+          const bool none_applies = std::all_of(table.rows.begin(), table.rows.end(), [&](const auto& row) {
+            return row[1 + 3 * m + part].text == kNotApplicable;
+          });
+          parts[part] = none_applies ? TableCell::label(kNotApplicable) : TableCell::missing();
           continue;
         }
         parts[part].mean = mean_std(means).mean;
@@ -403,7 +415,8 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
   Table table;
   table.name = "sweep";
   table.caption = "Every setting: validation accuracy (few-shot validation sample) and test accuracy "
-                  "(few-shot: accuracy; base-to-novel: H of the mean base and novel accuracies), mean over seeds";
+                  "(few-shot: accuracy; base-to-novel: H of the mean base and novel accuracies; cross-dataset and "
+                  "domain generalization: the average over targets), mean over seeds";
   table.key_columns = 4;
   const std::vector<Run> runs = runs_of(records);
   const auto chosen = best_on_val(runs);
@@ -431,9 +444,13 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
       }
       inputs.insert(run->inputs);
       if (run->val) vals.push_back(*run->val);
-      if (first.protocol == "base2novel") {
+      // The test column: few-shot accuracy, base-to-novel H, the transfer protocols' target average.
+      if (first.protocol == "base2novel" && run->metrics.count("novel")) {
         bases.push_back(run->metrics.at("base"));
         novels.push_back(run->metrics.at("novel"));
+      } else if (first.protocol == "base2novel" || sweeps::is_transfer_protocol(first.protocol)) {
+        const char* headline = first.protocol == "base2novel" ? "harmonic" : "average";
+        if (run->metrics.count(headline)) accuracies.push_back(run->metrics.at(headline));
       } else {
         accuracies.push_back(run->metrics.at("accuracy"));
       }
@@ -466,6 +483,59 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
     table.rows.push_back(row);
   }
   add_mark_notes(table, 0);
+  return table;
+}
+
+Table transfer_table(const std::vector<json>& records, const std::string& protocol, const TableOptions& options) {
+  Table table;
+  table.name = protocol;
+  table.caption = protocol == "cross_dataset"
+                      ? "Cross-dataset transfer: accuracy (%) on the source's test split and on each target's with the "
+                        "prompt learned on the source, mean ± std over seeds"
+                      : "Domain generalization: accuracy (%) of the source model on the source and on each shifted "
+                        "test set, mean ± std over seeds";
+  table.key_columns = 2;
+  std::vector<Run> runs;
+  for (const Run& run : runs_of(records)) {
+    if (run.protocol == protocol) runs.push_back(run);
+  }
+  runs = apply_selection(std::move(runs), options, protocol, table.notes);
+  if (runs.empty()) return table;
+  // Rows: (source, shots, method label); columns: the source, every target named by any run, the average.
+  using Row = std::tuple<std::string, std::string, int>;  // source, label, shots
+  std::map<Row, std::vector<const Run*>> rows;
+  std::set<std::string> target_set;
+  for (const Run& run : runs) {
+    rows[{run.dataset, run.label, run.shots}].push_back(&run);
+    target_set.insert(run.targets.begin(), run.targets.end());
+  }
+  const std::vector<std::string> targets = ordered_datasets(target_set);
+  const int expected = seeds_expected(runs, options);
+  table.header = {"method", "source"};
+  for (const auto& target : targets) table.header.push_back(target);
+  table.header.push_back("average");
+  std::vector<Row> order;
+  for (const auto& entry : rows) order.push_back(entry.first);
+  // Zero-shot first (the baseline), then by source, label and shots.
+  std::stable_partition(order.begin(), order.end(), [](const Row& r) { return std::get<2>(r) == 0; });
+  for (const Row& key : order) {
+    const auto& group = rows[key];
+    const auto& [source, label, shots] = key;
+    std::vector<TableCell> row = {TableCell::label(shots == 0 ? label : label + ", " + shots_text(shots)),
+                                  value_cell(group, "accuracy", expected, true)};
+    for (const auto& target : targets) {
+      const bool named = std::any_of(group.begin(), group.end(), [&](const Run* run) {
+        return std::find(run->targets.begin(), run->targets.end(), target) != run->targets.end();
+      });
+      row.push_back(named ? value_cell(group, sweeps::target_metric(target), expected, true) : TableCell::missing());
+    }
+    row.push_back(value_cell(group, "average", expected, true));
+    table.rows.push_back(row);
+  }
+  std::set<std::string> sources;
+  for (const auto& key : order) sources.insert(std::get<0>(key));
+  table.header[1] = "source (" + join(std::vector<std::string>(sources.begin(), sources.end()), ", ") + ")";
+  add_mark_notes(table, expected);
   return table;
 }
 

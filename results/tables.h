@@ -2,7 +2,8 @@
 // orchestrator/task_runner.h), as results/table.h tables:
 //   fewshot     dataset × (method, shots): accuracy, mean ± std over seeds, and the average row;
 //   base2novel  dataset × method: base, novel and H = 2·B·N/(B+N); the average row takes H of the
-//               averaged B and N, as the papers do;
+//               averaged B and N, as the papers do; a metric a method cannot have is "n/a";
+//   cross_dataset, domain_generalization  method × (source, each target, average);
 //   sweep       one row per (protocol, dataset, shots, setting): validation and test accuracy, so a
 //               hyperparameter search can be read, and with select_by_val which setting was chosen.
 // Cells are means over seeds with std ddof 0 (CoOp's parse_test_res.py). A cell with fewer seeds than
@@ -44,6 +45,11 @@ struct TableOptions {
 Table fewshot_table(const std::vector<nlohmann::json>& records, const TableOptions& options = {});
 Table base2novel_table(const std::vector<nlohmann::json>& records, const TableOptions& options = {});
 Table sweep_table(const std::vector<nlohmann::json>& records, const TableOptions& options = {});
+// cross_dataset or domain_generalization: one row per method (and shots), columns source, each target
+// and the average over targets, as the CoOp/CoCoOp papers lay them out. A target a method cannot
+// classify (the linear probe on other classes) is "n/a".
+Table transfer_table(const std::vector<nlohmann::json>& records, const std::string& protocol,
+                     const TableOptions& options = {});
 
 // Markdown of the tables above with default options; an empty string when there are no rows.
 std::string fewshot_table_markdown(const std::vector<nlohmann::json>& records);

@@ -160,6 +160,7 @@ struct DatasetHeader {
   std::vector<std::string> classnames;
   std::string prompt_template;
   int64_t num_classes = 0;
+  std::string source;  // optional attribute: the dataset whose images a test-only dataset shifts
 };
 
 DatasetHeader read_dataset_header(hid_t group, const std::string& path, const std::string& dataset) {
@@ -172,6 +173,7 @@ DatasetHeader read_dataset_header(hid_t group, const std::string& path, const st
   }
   header.prompt_template = read_string_attribute(group, "template", location);
   check_template(header.prompt_template, location);
+  if (H5Aexists(group, "source") > 0) header.source = read_string_attribute(group, "source", location);
   const std::string classnames_location = location + "/classnames";
   Hdf5Handle classnames = open_dataset(group, "classnames", classnames_location);
   header.classnames = read_string_dataset(classnames.get(), classnames_location);
@@ -568,6 +570,7 @@ void FeatureStoreWriter::Impl::write(const DatasetFeatures& dataset) {
   write_string_dataset(group.get(), "classnames", dataset.classnames, location + "/classnames");
   write_string_attribute(group.get(), "template", dataset.prompt_template, location);
   write_int_attribute(group.get(), "num_classes", static_cast<int64_t>(dataset.classnames.size()), location);
+  if (!dataset.source.empty()) write_string_attribute(group.get(), "source", dataset.source, location);
   for (const auto& [split_name, split] : dataset.splits) {
     write_split(group.get(), "/" + dataset.name + "/" + split_name, split);
   }
@@ -665,6 +668,7 @@ DatasetSummary FeatureStoreReader::summary(const std::string& dataset) const {
   summary.name = dataset;
   summary.num_classes = header.num_classes;
   summary.prompt_template = header.prompt_template;
+  summary.source = header.source;
   std::set<std::string> dtypes;
   for (const auto& split : kSplitNames) {
     if (!link_exists(group.get(), split)) continue;

@@ -1,7 +1,9 @@
 // The feature store: CLIP image features extracted once, one HDF5 file per backbone (DESIGN §3).
 //
 //   /                      attrs format="promptgrid-features", format_version, backbone, embed_dim
-//   /<dataset>             classnames [C] strings; attrs template, num_classes
+//   /<dataset>             classnames [C] strings; attrs template, num_classes, and for a test-only
+//                          dataset that shifts another's images (imagenet_sketch) optionally source
+//                          (its classes are the source's, or a subset of them, matched by name)
 //   /<dataset>/<split>     features [N, D] float16|float32 (chunked), labels [N] int32, paths [N] strings
 //   /<dataset>/train/views optional [V, N, D]: V augmented views per training image
 //
@@ -55,6 +57,7 @@ struct DatasetFeatures {
   std::string name;
   std::vector<std::string> classnames;
   std::string prompt_template;  // with "{}" for the class name
+  std::string source;           // a test-only dataset's source dataset ("imagenet"), or empty
   std::map<std::string, SplitFeatures> splits;  // "train", "val", "test"
 };
 
@@ -65,6 +68,7 @@ struct DatasetSummary {
   std::map<std::string, int64_t> split_rows;  // split -> N
   int64_t train_views = 0;
   std::string dtype;  // "float16" | "float32"
+  std::string source;  // see DatasetFeatures::source
 };
 
 class FeatureStoreWriter {

@@ -24,6 +24,16 @@ const std::vector<DatasetInfo>& benchmark_datasets() {
   return datasets;
 }
 
+const std::vector<DomainShiftInfo>& domain_shift_datasets() {
+  static const std::vector<DomainShiftInfo> datasets = {
+      {"imagenet_v2", "imagenet", 1000},
+      {"imagenet_sketch", "imagenet", 1000},
+      {"imagenet_a", "imagenet", 200},
+      {"imagenet_r", "imagenet", 200},
+  };
+  return datasets;
+}
+
 const DatasetInfo& find_dataset(const std::string& name) {
   std::vector<std::string> known;
   for (const DatasetInfo& dataset : benchmark_datasets()) {

@@ -15,7 +15,17 @@ struct DatasetInfo {
 };
 
 const std::vector<DatasetInfo>& benchmark_datasets();
-// A pg::Error listing the known names when `name` is not one of them.
+
+// The test-only datasets of the domain-generalization protocol: ImageNet's images shifted (a new test
+// set, sketches, natural adversarial examples, renditions), with ImageNet's classes or a 200-class
+// subset of them, and ImageNet's template.
+struct DomainShiftInfo {
+  std::string name;    // "imagenet_sketch"
+  std::string source;  // "imagenet"
+  int num_classes = 0;
+};
+const std::vector<DomainShiftInfo>& domain_shift_datasets();
+// A pg::Error listing the known names when `name` is not one of them (the benchmark's 11 datasets).
 const DatasetInfo& find_dataset(const std::string& name);
 
 // CoOp's epochs for a few-shot run: 50 for 1 shot, 100 for 2 and 4, 200 for 8 and 16 (and more);

@@ -14,6 +14,7 @@ struct DatasetFacts {
   int64_t fewest_train_images = 0;  // of any one class: the most shots every class can give
   int64_t test_images = 0;
   int64_t longest_name_tokens = 1;  // BPE tokens of the longest class name (prompt length)
+  std::string source;               // a test-only dataset's source dataset (feature store attribute)
 };
 
 }  // namespace pg::sweeps

@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/strings.h"
+#include "sweeps/method_settings.h"
 #include "sweeps/protocol.h"
 
 namespace pg::sweeps {
@@ -24,13 +25,22 @@ constexpr size_t kMaxTasks = 1'000'000;
 // yaml-cpp parses nested flow collections by recursion: "[[[[..." thousands deep overflows the stack.
 constexpr int kMaxNesting = 64;
 
-const std::vector<std::string> kTopKeys = {"features", "clip", "vocab", "protocol", "datasets",
+const std::vector<std::string> kTopKeys = {"features", "clip", "vocab", "protocol", "datasets", "source",
                                            "shots",    "seeds", "methods", "search"};
-// The keys of a CoOp method entry, in the order their grid axes nest (the first varies slowest).
-const std::vector<std::string> kCoOpKeys = {"name", "n_ctx", "ctx_init", "csc", "class_token_position",
-                                            "lr", "epochs", "batch_size", "precision"};
-const std::vector<std::string> kZeroShotKeys = {"name"};
-const std::vector<std::string> kMethods = {"coop", "zeroshot"};
+// The keys of a method entry: name and the method's fields, in the order their grid axes nest (the
+// first varies slowest).
+std::vector<std::string> entry_keys(const MethodInfo& method) {
+  std::vector<std::string> keys = {"name", "datasets"};
+  for (const auto& field : method.fields) keys.push_back(field.name_in_file());
+  return keys;
+}
+
+const SettingField* find_field(const MethodInfo& method, const std::string& key) {
+  for (const auto& field : method.fields) {
+    if (field.name_in_file() == key) return &field;
+  }
+  return nullptr;
+}
 
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -219,6 +229,28 @@ std::string resolve_path(const SweepReader& reader, const YAML::Node& root, cons
   return std::filesystem::absolute(path).lexically_normal().string();
 }
 
+// One value of a method field as the file gives it (a scalar of the field's type; "auto" where the
+// field takes it), checked for its type where the file says it; ranges are checked per task.
+nlohmann::json field_value(const SweepReader& reader, const SettingField& field, const YAML::Node& node,
+                           const std::string& path) {
+  using Type = SettingField::Type;
+  switch (field.type) {
+    case Type::integer: {
+      if (field.accepts_auto && node.IsScalar() && node.Scalar() == "auto") return 0;
+      const int value = reader.scalar<int>(node, path, field.accepts_auto ? "auto or a whole number" : "a whole number");
+      if (field.accepts_auto && value < 1) reader.fail(path, node, "must be auto or 1 or more");
+      return value;
+    }
+    case Type::number:
+      return reader.scalar<double>(node, path, "a number");
+    case Type::boolean:
+      return reader.scalar<bool>(node, path, "true or false");
+    case Type::text:
+      return reader.scalar<std::string>(node, path, "text");
+  }
+  return nullptr;
+}
+
 // Reproducible uniform [0, 1) from a 64-bit Mersenne Twister, the same on every standard library.
 double unit_uniform(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 
@@ -253,7 +285,7 @@ std::vector<std::pair<YAML::Node, std::string>> method_entries(const SweepReader
   const YAML::Node methods = root["methods"];
   if (!methods.IsDefined()) throw Error(reader.file() + ": 'methods' is missing; list methods such as - name: coop");
   if (!methods.IsSequence() || methods.size() == 0) {
-    reader.fail("methods", methods, "must be a non-empty list of {name: coop | zeroshot, ...}");
+    reader.fail("methods", methods, "must be a non-empty list of {name: " + join(method_names(), " | ") + ", ...}");
   }
   std::vector<std::pair<YAML::Node, std::string>> entries;
   for (size_t i = 0; i < methods.size(); ++i) entries.emplace_back(methods[i], "methods." + std::to_string(i));
@@ -274,10 +306,14 @@ std::vector<std::pair<YAML::Node, std::string>> method_entries(const SweepReader
   for (const auto& item : space) {
     const std::string key = item.first.Scalar();
     const size_t dot = key.find('.');
-    const std::string method = key.substr(0, dot), field = dot == std::string::npos ? "" : key.substr(dot + 1);
-    if (method != "coop" || std::find(kCoOpKeys.begin() + 1, kCoOpKeys.end(), field) == kCoOpKeys.end()) {
+    const std::string method = key.substr(0, dot), name = dot == std::string::npos ? "" : key.substr(dot + 1);
+    const auto info = std::find_if(sweeps::methods().begin(), sweeps::methods().end(), [&](const MethodInfo& m) { return m.name == method; });
+    const SettingField* field = info == sweeps::methods().end() ? nullptr : find_field(*info, name);
+    if (field == nullptr) {
       std::vector<std::string> valid;
-      for (size_t k = 1; k < kCoOpKeys.size(); ++k) valid.push_back("coop." + kCoOpKeys[k]);
+      for (const auto& m : sweeps::methods()) {
+        for (const auto& f : m.fields) valid.push_back(m.name + "." + f.name_in_file());
+      }
       reader.fail("search.space." + key, item.first, "is not a searchable setting; " + closest_hint(key, valid));
     }
     // Every value a search can draw is checked here, where the file says it, not later in a sample.
@@ -287,21 +323,13 @@ std::vector<std::pair<YAML::Node, std::string>> method_entries(const SweepReader
       reader.fail(at, distribution, "must be one of {log_uniform: [a, b]}, {uniform: [a, b]}, {choice: [v1, v2, ...]}");
     }
     const std::string kind = distribution.begin()->first.Scalar();
-    if (kind != "choice" && field != "lr") {
-      reader.fail(at, distribution, "takes {choice: [...]}; only coop.lr takes log_uniform or uniform");
+    if (kind != "choice" && field->type != SettingField::Type::number) {
+      reader.fail(at, distribution, "takes {choice: [...]}; only number settings (such as coop.lr) take log_uniform or uniform");
     }
     if (kind == "choice") {
       const YAML::Node options = distribution.begin()->second;
       if (!options.IsSequence() || options.size() == 0) reader.fail(at + ".choice", options, "must be a non-empty list");
-      for (size_t i = 0; i < options.size(); ++i) {
-        const YAML::Node& option = options[i];
-        if (field == "lr") reader.scalar<double>(option, at + ".choice", "a number");
-        if (field == "n_ctx" || field == "batch_size") reader.scalar<int>(option, at + ".choice", "a whole number");
-        if (field == "csc") reader.scalar<bool>(option, at + ".choice", "true or false");
-        if (field == "epochs" && reader.scalar<std::string>(option, at + ".choice", "auto or a whole number") != "auto") {
-          reader.scalar<int>(option, at + ".choice", "auto or a whole number");
-        }
-      }
+      for (size_t i = 0; i < options.size(); ++i) field_value(reader, *field, options[i], at + ".choice");
     }
     fields[key] = distribution;
   }
@@ -312,9 +340,15 @@ std::vector<std::pair<YAML::Node, std::string>> method_entries(const SweepReader
     for (const auto& [key, distribution] : fields) drawn[key] = draw(reader, distribution, "search.space." + key, rng);
     for (size_t i = 0; i < file_entries; ++i) {
       const YAML::Node& entry = entries[i].first;
-      if (!entry.IsMap() || !entry["name"].IsDefined() || entry["name"].Scalar() != "coop") continue;
+      if (!entry.IsMap() || !entry["name"].IsDefined()) continue;
+      const std::string method = entry["name"].Scalar();
+      bool searched = false;
+      for (const auto& item : drawn) searched = searched || starts_with(item.first, method + ".");
+      if (!searched) continue;
       YAML::Node copy = YAML::Clone(entry);
-      for (const auto& [key, value] : drawn) copy[key.substr(key.find('.') + 1)] = value;
+      for (const auto& [key, value] : drawn) {
+        if (starts_with(key, method + ".")) copy[key.substr(key.find('.') + 1)] = value;
+      }
       entries.emplace_back(copy, entries[i].second + " (search sample " + std::to_string(sample + 1) + ")");
     }
   }
@@ -326,61 +360,45 @@ void expand_method(const SweepReader& reader, const YAML::Node& entry, const std
                    std::vector<MethodSetting>& out) {
   if (!entry.IsMap()) reader.fail(path, entry, "must be a mapping such as {name: coop, lr: 0.002}");
   const YAML::Node name_node = entry["name"];
-  if (!name_node.IsDefined()) reader.fail(path, entry, "has no 'name'; use coop or zeroshot");
+  if (!name_node.IsDefined()) reader.fail(path, entry, "has no 'name'; use one of: " + join(method_names(), ", "));
   const std::string name = reader.scalar<std::string>(name_node, path + ".name", "a method name");
-  if (std::find(kMethods.begin(), kMethods.end(), name) == kMethods.end()) {
-    reader.fail(path + ".name", name_node, "is '" + name + "'; the methods are: " + join(kMethods, ", "));
+  const auto info = std::find_if(sweeps::methods().begin(), sweeps::methods().end(), [&](const MethodInfo& m) { return m.name == name; });
+  if (info == sweeps::methods().end()) {
+    reader.fail(path + ".name", name_node, "is '" + name + "'; the methods are: " + join(method_names(), ", "));
   }
   const std::string where = reader.where(path, entry) + " (" + path + ")";
-  if (name == "zeroshot") {
-    reader.check_keys(entry, path, kZeroShotKeys);
-    out.push_back({name, {}, where});
-    return;
-  }
-  reader.check_keys(entry, path, kCoOpKeys);
-  std::vector<CoOpSettings> settings(1);
+  reader.check_keys(entry, path, entry_keys(*info));
+  std::vector<nlohmann::json> settings(1, nlohmann::json::object());
   // Each key multiplies the settings so far by its values.
-  auto axis = [&](const std::string& key, auto parse, auto assign) {
-    const YAML::Node node = entry[key];
-    if (!node.IsDefined()) return;
-    const auto values = parse(node, path + "." + key);
-    std::vector<CoOpSettings> next;
+  for (const auto& field : info->fields) {
+    const YAML::Node node = entry[field.name_in_file()];
+    if (!node.IsDefined()) continue;
+    const std::string at = path + "." + field.name_in_file();
+    std::vector<nlohmann::json> values;
+    if (node.IsSequence()) {
+      if (node.size() == 0) reader.fail(at, node, "is an empty list; give at least one value");
+      for (size_t i = 0; i < node.size(); ++i) values.push_back(field_value(reader, field, node[i], at));
+    } else {
+      values.push_back(field_value(reader, field, node, at));
+    }
+    std::vector<nlohmann::json> next;
     for (const auto& base : settings) {
       for (const auto& value : values) {
-        CoOpSettings setting = base;
-        assign(setting, value);
-        next.push_back(setting);
+        nlohmann::json setting = base;
+        setting[field.key] = value;
+        next.push_back(std::move(setting));
       }
     }
     settings = std::move(next);
     if (settings.size() > kMaxSettings) {
       reader.fail(path, entry, "is a grid of more than " + std::to_string(kMaxSettings) + " settings; split the sweep");
     }
-  };
-  auto ints = [&](const YAML::Node& n, const std::string& p) { return reader.values<int>(n, p, "a whole number"); };
-  auto strings = [&](const YAML::Node& n, const std::string& p) { return reader.values<std::string>(n, p, "text"); };
-  axis("n_ctx", ints, [](CoOpSettings& s, int v) { s.n_ctx = v; });
-  axis("ctx_init", strings, [](CoOpSettings& s, const std::string& v) { s.ctx_init = v; });
-  axis("csc", [&](const YAML::Node& n, const std::string& p) { return reader.values<bool>(n, p, "true or false"); },
-       [](CoOpSettings& s, bool v) { s.class_specific = v; });
-  axis("class_token_position", strings, [](CoOpSettings& s, const std::string& v) { s.class_token_position = v; });
-  axis("lr", [&](const YAML::Node& n, const std::string& p) { return reader.values<double>(n, p, "a number"); },
-       [](CoOpSettings& s, double v) { s.lr = v; });
-  axis("epochs",
-       [&](const YAML::Node& n, const std::string& p) {
-         std::vector<int> epochs;
-         const auto texts = reader.values<std::string>(n, p, "auto or a whole number");
-         for (size_t i = 0; i < texts.size(); ++i) {
-           epochs.push_back(texts[i] == "auto" ? 0
-                                               : reader.scalar<int>(n.IsSequence() ? n[i] : n, p, "auto or a whole number"));
-           if (texts[i] != "auto" && epochs.back() < 1) reader.fail(p, n, "must be auto or 1 or more");
-         }
-         return epochs;
-       },
-       [](CoOpSettings& s, int v) { s.epochs = v; });
-  axis("batch_size", ints, [](CoOpSettings& s, int v) { s.batch_size = v; });
-  axis("precision", strings, [](CoOpSettings& s, const std::string& v) { s.precision = v; });
-  for (const auto& setting : settings) out.push_back({name, setting, where});
+  }
+  // `datasets` in an entry restricts it to those datasets (not a grid axis): CoCoOp's per-image
+  // classifier on ImageNet's 1000 classes costs what a whole sweep of small datasets does.
+  std::vector<std::string> only;
+  if (entry["datasets"].IsDefined()) only = reader.values<std::string>(entry["datasets"], path + ".datasets", "dataset names");
+  for (auto& setting : settings) out.push_back({name, std::move(setting), where, only});
 }
 
 Sweep parse_checked(const std::string& text, const std::string& file, const std::string& base_folder,
@@ -405,6 +423,10 @@ Sweep parse_checked(const std::string& text, const std::string& file, const std:
     }
   }
 
+  if (root["source"].IsDefined()) {
+    sweep.source = reader.scalar<std::string>(root["source"], "source", "the dataset the transfer protocols train on");
+    sweep.source_where = reader.where("source", root["source"]);
+  }
   const YAML::Node datasets = root["datasets"];
   if (!datasets.IsDefined()) throw Error(file + ": 'datasets' is missing; give all or a list such as [dtd, eurosat]");
   sweep.datasets_where = reader.where("datasets", datasets);
@@ -423,7 +445,7 @@ Sweep parse_checked(const std::string& text, const std::string& file, const std:
     }
   }
   const bool trains = std::any_of(sweep.methods.begin(), sweep.methods.end(),
-                                  [](const MethodSetting& m) { return m.name != "zeroshot"; });
+                                  [](const MethodSetting& m) { return find_method(m.name).trains; });
   if (trains) {
     if (!root["shots"].IsDefined()) throw Error(file + ": 'shots' is missing; give the shots per class, e.g. [1, 2, 4, 8, 16]");
     if (!root["seeds"].IsDefined()) throw Error(file + ": 'seeds' is missing; give the seeds, e.g. [1, 2, 3]");
@@ -471,26 +493,78 @@ Sweep load_sweep(const std::string& path, const std::vector<std::string>& overri
   return parse_sweep(text, path, folder.empty() ? "." : folder, overrides);
 }
 
+namespace {
+
+// The dataset the transfer protocols train on: the sweep's `source`, which the store must hold with a
+// train split.
+const DatasetFacts& transfer_source(const Sweep& sweep, const std::vector<DatasetFacts>& store) {
+  const auto found =
+      std::find_if(store.begin(), store.end(), [&](const DatasetFacts& f) { return f.name == sweep.source; });
+  if (found == store.end() || found->train_images == 0) {
+    throw Error((sweep.source_where.empty() ? sweep.file : sweep.source_where) + ": the transfer protocols train on " +
+                "source dataset " + sweep.source + ", which " + sweep.features +
+                (found == store.end() ? " does not hold" : " holds without a train split") +
+                "; set 'source' to a dataset of the store");
+  }
+  return *found;
+}
+
+// cross_dataset: every other dataset of the store with its own classes (not a test-only shift of
+// another's); domain_generalization: the test-only datasets whose source is this one.
+std::vector<std::string> transfer_targets(const Sweep& sweep, const std::vector<DatasetFacts>& store,
+                                          const DatasetFacts& source, const std::string& protocol) {
+  std::vector<std::string> targets;
+  for (const auto& facts : store) {
+    if (facts.name == source.name || facts.test_images == 0) continue;
+    const bool shift_of_source = facts.source == source.name;
+    if (protocol == "cross_dataset" ? facts.source.empty() : shift_of_source) targets.push_back(facts.name);
+  }
+  if (targets.empty()) {
+    throw Error(sweep.file + ": the " + protocol + " protocol has no target dataset in " + sweep.features + ": " +
+                (protocol == "cross_dataset" ? "it needs datasets besides the source " + source.name
+                                             : "it needs test-only datasets whose source is " + source.name +
+                                                   " (imagenet_v2, imagenet_sketch, imagenet_a, imagenet_r; "
+                                                   "`promptgrid synth` writes shifted ones)"));
+  }
+  return targets;
+}
+
+}  // namespace
+
 std::vector<TaskSpec> expand_sweep(const Sweep& sweep, const std::vector<DatasetFacts>& store) {
   std::vector<const DatasetFacts*> datasets;
   std::vector<std::string> available;
-  for (const auto& facts : store) available.push_back(facts.name);
+  for (const auto& facts : store) {
+    if (facts.train_images > 0) available.push_back(facts.name);
+  }
   if (sweep.all_datasets) {
-    for (const auto& facts : store) datasets.push_back(&facts);
+    // Test-only datasets (no train split) are targets of domain_generalization, not datasets to train on.
+    for (const auto& facts : store) {
+      if (facts.train_images > 0) datasets.push_back(&facts);
+    }
   } else {
     for (const auto& name : sweep.datasets) {
       const auto found = std::find_if(store.begin(), store.end(), [&](const DatasetFacts& f) { return f.name == name; });
-      if (found == store.end()) {
+      if (found == store.end() || found->train_images == 0) {
         throw Error(sweep.datasets_where + ": 'datasets' names " + name + ", which " + sweep.features +
-                    " does not hold; it holds: " + join(available, ", "));
+                    (found == store.end() ? " does not hold" : " holds as a test-only dataset (no train split)") +
+                    "; it holds to train on: " + join(available, ", "));
       }
       datasets.push_back(&*found);
+    }
+  }
+  for (const auto& method : sweep.methods) {
+    for (const auto& name : method.only_datasets) {
+      if (std::none_of(store.begin(), store.end(), [&](const DatasetFacts& f) { return f.name == name; })) {
+        throw Error(method.where + ": 'datasets' names " + name + ", which " + sweep.features +
+                    " does not hold; it holds: " + join(available, ", "));
+      }
     }
   }
   // The size first: a grid must not grow past the limit one task at a time.
   double planned = 0;
   for (const auto& method : sweep.methods) {
-    planned += method.name == "zeroshot" ? 1.0 : static_cast<double>(sweep.shots.size() * sweep.seeds.size());
+    planned += find_method(method.name).trains ? static_cast<double>(sweep.shots.size() * sweep.seeds.size()) : 1.0;
   }
   planned *= static_cast<double>(sweep.protocols.size() * datasets.size());
   if (planned > static_cast<double>(kMaxTasks)) {
@@ -508,17 +582,30 @@ std::vector<TaskSpec> expand_sweep(const Sweep& sweep, const std::vector<Dataset
     if (seen.insert(spec.to_json().dump()).second) tasks.push_back(std::move(spec));
   };
   for (const auto& protocol : sweep.protocols) {
-    for (const DatasetFacts* dataset : datasets) {
+    const bool transfer = is_transfer_protocol(protocol);
+    std::vector<std::string> targets;
+    std::vector<const DatasetFacts*> trained_on = datasets;
+    if (transfer) {
+      const DatasetFacts& source = transfer_source(sweep, store);
+      trained_on = {&source};
+      targets = transfer_targets(sweep, store, source, protocol);
+    }
+    for (const DatasetFacts* dataset : trained_on) {
       for (const auto& method : sweep.methods) {
+        if (!method.only_datasets.empty() && std::find(method.only_datasets.begin(), method.only_datasets.end(),
+                                                       dataset->name) == method.only_datasets.end()) {
+          continue;
+        }
         TaskSpec spec;
         spec.method = method.name;
         spec.protocol = protocol;
         spec.dataset = dataset->name;
-        if (method.name == "zeroshot") {
+        spec.targets = targets;
+        spec.settings = method.settings;
+        if (!find_method(method.name).trains) {
           add(spec, method);
           continue;
         }
-        spec.coop = method.coop;
         for (int shots : sweep.shots) {
           if (shots > dataset->fewest_train_images) {
             throw Error(sweep.shots_where + ": 'shots' asks for " + std::to_string(shots) + " images per class, but " +

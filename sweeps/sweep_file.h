@@ -3,15 +3,17 @@
 //   features: vitb16.h5            # paths relative to the sweep file
 //   clip: ViT-B-16.pt
 //   vocab: bpe_simple_vocab_16e6.txt.gz
-//   protocol: fewshot              # fewshot | base2novel (a list runs both)
-//   datasets: all                  # every dataset of the store, or a list
+//   protocol: fewshot              # fewshot | base2novel | cross_dataset | domain_generalization (a list runs each)
+//   datasets: all                  # every dataset of the store with a train split, or a list
+//   source: imagenet               # cross_dataset / domain_generalization: the dataset trained on
 //   shots: [1, 2, 4, 8, 16]
 //   seeds: [1, 2, 3]
-//   methods:
+//   methods:                       # the fields of each method: sweeps/method_settings.cpp
 //     - name: zeroshot
 //     - name: coop
 //       n_ctx: 16                  # also ctx_init, csc, class_token_position, lr, epochs (auto | N),
 //       lr: [0.002, 0.01]          #   batch_size, precision
+//     - name: cocoop               # also kgcoop (w), linear_probe (search_steps)
 //   search:                        # optional: N random configurations, deterministic from seed
 //     samples: 8
 //     seed: 1
@@ -24,6 +26,7 @@
 // that does not exist, a dataset the store lacks, shots a dataset cannot provide.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -34,9 +37,10 @@ namespace pg::sweeps {
 
 // One concrete setting of one method (grid and search already expanded).
 struct MethodSetting {
-  std::string name;    // coop | zeroshot
-  CoOpSettings coop;   // coop only
+  std::string name;            // a method of sweeps/method_settings.h
+  nlohmann::json settings;     // the fields the file gives (defaults are filled per task)
   std::string where;   // "sweep.yaml:12 (methods.1)", for errors
+  std::vector<std::string> only_datasets;  // the entry's own `datasets`: it runs only on these (empty: all)
 };
 
 struct Sweep {
@@ -50,6 +54,10 @@ struct Sweep {
   std::vector<int64_t> seeds;
   std::vector<MethodSetting> methods;
   std::string datasets_where, shots_where;  // locations, for expansion errors
+  // The transfer protocols (cross_dataset, domain_generalization) train on this dataset and test on
+  // the others (sweeps/protocol.h); `datasets` is for fewshot and base2novel.
+  std::string source = "imagenet";
+  std::string source_where;
   // The sweep with overrides applied and paths made absolute, as YAML: what DIR/sweep.yaml keeps.
   std::string resolved_yaml;
 };

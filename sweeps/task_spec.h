@@ -6,40 +6,43 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
+#include <vector>
 
-#include "common/coop_defaults.h"
+#include "common/error.h"
+#include "sweeps/method_settings.h"
+
 
 namespace pg::sweeps {
 
-struct CoOpSettings {
-  int n_ctx = coop_defaults::kContextVectors;
-  std::string ctx_init;                       // words such as "a photo of a"; empty = random N(0, 0.02)
-  bool class_specific = false;                // CSC: one context per class
-  std::string class_token_position = coop_defaults::kClassTokenPosition;  // end | middle | front
-  int epochs = 0;                             // 0 = the protocol's default (sweeps/catalog.h coop_epochs)
-  int batch_size = coop_defaults::kBatchSize;
-  double lr = coop_defaults::kLearningRate;
-  std::string precision = coop_defaults::kPrecision;  // fp32 | fp16 | bf16 (common/precision.h)
-};
-
 struct TaskSpec {
-  std::string method = "coop";       // coop | zeroshot
-  std::string protocol = "fewshot";  // fewshot | base2novel
-  std::string dataset;
+  std::string method = "coop";       // a name of sweeps/method_settings.h
+  std::string protocol = "fewshot";  // a name of sweeps/protocol.h
+  std::string dataset;               // the dataset trained on (the source, in the transfer protocols)
+  std::vector<std::string> targets;  // cross_dataset, domain_generalization: the datasets tested on
   std::string backbone;              // of the feature store the task reads
-  int shots = 16;                    // coop only
-  int64_t seed = 1;                  // coop only; 0 <= seed < 2^63 (CPython's seed(-n) is seed(n))
-  CoOpSettings coop;                 // coop only
+  int shots = 16;                    // trained methods only
+  int64_t seed = 1;                  // trained methods only; 0 <= seed < 2^63 (CPython's seed(-n) is seed(n))
+  // The method's settings (method_settings.h): what was given before resolve(), every field after.
+  nlohmann::json settings = nlohmann::json::object();
   // What the task read, by content: a digest of the dataset in the feature store and of the text
   // tower's weights (16 hex digits each, filled by the runner). The same spec on other features or
   // other weights is another task with another id, so its record never replaces this one's.
   std::string features_digest;
   std::string checkpoint_digest;
+  std::map<std::string, std::string> target_digests;  // of each target dataset, filled by the runner
 
-  // Fills defaults that depend on other fields (epochs from the catalog) and checks every field;
-  // a pg::Error names the field and the allowed values.
+  // Fills every setting's default (and those that depend on other fields, such as epochs from the
+  // catalog) and checks every field; a pg::Error names the field and the allowed values.
   void resolve();
+  const MethodInfo& method_info() const { return find_method(method); }
+  // A resolved setting; a pg::Error when the method has no such field.
+  template <typename T>
+  T setting(const std::string& key) const {
+    if (!settings.contains(key)) throw Error("method " + method + " has no setting '" + key + "'");
+    return settings.at(key).get<T>();
+  }
   nlohmann::json to_json() const;
   static TaskSpec from_json(const nlohmann::json& json);
   // 16 hex digits of the 64-bit FNV-1a hash of to_json().dump().

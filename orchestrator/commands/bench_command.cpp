@@ -1,7 +1,9 @@
 // `promptgrid bench`: times one CoOp training step (forward through the text encoder over every class
 // prompt, cross-entropy, backward to the context, SGD) for a text tower of a given size, with and
-// without truncating prompts after the last EOT. The tower has random weights (the speed does not
-// depend on their values), so no checkpoint is needed.
+// without truncating prompts after the last EOT; with --method cocoop, CoCoOp's training images/s and
+// test images/s, batched (B images x C classes per pass) against the reference's one image at a time,
+// in the same process. The tower has random weights (the speed does not depend on their values), so
+// no checkpoint is needed.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -18,7 +20,8 @@
 #include "orchestrator/torch_threads.h"
 #include "worker/clip/random_clip.h"
 #include "text/tokenizer.h"
-#include "worker/coop_trainer.h"
+#include "worker/methods/cocoop/cocoop.h"
+#include "worker/methods/coop/coop_trainer.h"
 #include "worker/torch_dtype.h"
 
 namespace pg::orchestrator {
@@ -39,6 +42,9 @@ struct BenchOptions {
   std::string device = "cpu";
   std::string truncate = "both";
   int threads = 0;
+  std::string method = "coop";   // coop | cocoop
+  int64_t test_images = 64;      // cocoop: images classified per timed evaluation
+  int64_t max_sequences = 4096;  // cocoop: prompt sequences per text-encoder pass
 };
 
 // Distinct class names of exactly `tokens` byte-level tokens: `tokens` letters, the class index in base 26.
@@ -108,12 +114,94 @@ Timing time_steps(const BenchOptions& options, bool truncate) {
   return timing;
 }
 
+double median_ms(std::vector<double> times) {
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+template <typename Action>
+double time_ms(Action action) {
+  const auto start = std::chrono::steady_clock::now();
+  action();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// CoCoOp: a training step of `batch` images, and classifying `test_images` images batched and one at a
+// time (the reference's loop), each timed as the median of `steps` runs.
+void bench_cocoop(const BenchOptions& options) {
+  const torch::Device device = parse_device(options.device);
+  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
+  const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
+  worker::TextEncoderOptions encoder_options;
+  encoder_options.vocab_size = tokenizer.vocab_size();
+  encoder_options.width = options.width;
+  encoder_options.layers = options.layers;
+  encoder_options.heads = options.heads > 0 ? options.heads : std::max<int64_t>(1, options.width / 64);
+  encoder_options.embed_dim = options.embed_dim;
+  worker::TextEncoder encoder(encoder_options);
+  encoder->load(worker::random_clip_text_tower(encoder_options, 1), "random text tower");
+  worker::CoOpOptions prompt_options;
+  prompt_options.n_ctx = options.n_ctx;
+  worker::CoOpPromptLearner prompts(prompt_options, class_names(options.classes, options.name_tokens), tokenizer,
+                                    encoder, 1);
+  worker::MetaNet meta_net(options.embed_dim, options.width, 1);
+  worker::CoCoOpModel model(prompts, meta_net, encoder, device, dtype, options.max_sequences);
+  worker::CoCoOpObjective objective(model);
+  worker::TrainOptions train;
+  train.device = device;
+  train.dtype = dtype;
+  worker::SgdStep sgd(objective, train);
+  const torch::Tensor features = torch::randn({options.batch, options.embed_dim}).to(device);
+  const torch::Tensor labels = torch::randint(options.classes, {options.batch}, torch::kInt64).to(device);
+  std::vector<double> train_ms;
+  for (int i = 0; i < options.warmup + options.steps; ++i) {
+    const double ms = time_ms([&] { sgd.step(features, labels).item<float>(); });
+    if (i >= options.warmup) train_ms.push_back(ms);
+  }
+  const double step_ms = median_ms(train_ms);
+
+  torch::NoGradGuard no_grad;
+  const torch::Tensor test = torch::randn({options.test_images, options.embed_dim}).to(device);
+  const int64_t per_pass = model.images_per_pass();
+  std::vector<double> batched_ms, single_ms;
+  for (int i = 0; i < options.warmup + options.steps; ++i) {
+    const double batched = time_ms([&] {
+      for (int64_t begin = 0; begin < options.test_images; begin += per_pass) {
+        model.logits(test.slice(0, begin, std::min(options.test_images, begin + per_pass))).sum().item<float>();
+      }
+    });
+    const double single = time_ms([&] {
+      for (int64_t image = 0; image < options.test_images; ++image) model.logits(test.slice(0, image, image + 1)).sum().item<float>();
+    });
+    if (i >= options.warmup) {
+      batched_ms.push_back(batched);
+      single_ms.push_back(single);
+    }
+  }
+  const double batched = median_ms(batched_ms), single = median_ms(single_ms);
+  std::printf("cocoop: %lld prompt tokens, %lld images per pass (max %lld sequences)\n",
+              static_cast<long long>(prompts->prompt_length()), static_cast<long long>(per_pass),
+              static_cast<long long>(options.max_sequences));
+  std::printf("%-34s %12s %12s\n", "", "ms/image", "images/s");
+  std::printf("%-34s %12.2f %12.1f\n", ("training, batch " + std::to_string(options.batch)).c_str(),
+              step_ms / static_cast<double>(options.batch), 1000.0 * static_cast<double>(options.batch) / step_ms);
+  std::printf("%-34s %12.2f %12.1f\n", "test, one image per pass (reference)", single / static_cast<double>(options.test_images),
+              1000.0 * static_cast<double>(options.test_images) / single);
+  std::printf("%-34s %12.2f %12.1f\n", "test, batched", batched / static_cast<double>(options.test_images),
+              1000.0 * static_cast<double>(options.test_images) / batched);
+  std::printf("batched test speed-up: %.2fx\n", single / batched);
+}
+
 // Bytes a step needs, roughly: float32 weights, plus activations kept for the backward pass (about 24
 // values per token, width and layer: attention, MLP and norms).
 double step_bytes(const BenchOptions& options) {
   const double w = static_cast<double>(options.width);
   const double weights = 4.0 * (12.0 * w * w * static_cast<double>(options.layers) + 514.0 * w + 77.0 * w);
-  const double tokens = static_cast<double>(options.classes) * static_cast<double>(1 + options.n_ctx + options.name_tokens + 2);
+  const double sequences = static_cast<double>(options.classes) *
+                           (options.method == "cocoop" ? static_cast<double>(std::max(options.batch, std::min(
+                                                              options.test_images, options.max_sequences / options.classes + 1)))
+                                                       : 1.0);
+  const double tokens = sequences * static_cast<double>(1 + options.n_ctx + options.name_tokens + 2);
   const double activations = 4.0 * 24.0 * tokens * w * static_cast<double>(options.layers);
   return weights + activations;
 }
@@ -143,6 +231,11 @@ void check_bench_options(const BenchOptions& options) {
     throw Error("bench: --width " + std::to_string(options.width) + " is not divisible by " + std::to_string(heads) +
                 " heads; pick --heads that divides it");
   }
+  if (options.method != "coop" && options.method != "cocoop") {
+    throw Error("bench: --method '" + options.method + "': use coop or cocoop");
+  }
+  require_range("--test-images", options.test_images, 1, 1'000'000);
+  require_range("--max-sequences", options.max_sequences, 1, 100'000'000);
   if (options.truncate != "both" && options.truncate != "on" && options.truncate != "off") {
     throw Error("bench: --truncate '" + options.truncate + "': use both, on or off");
   }
@@ -182,10 +275,28 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--precision", options->precision, "fp32 | fp16 (CUDA) | bf16")->capture_default_str();
   command->add_option("--device", options->device, "cpu | cuda | cuda:N")->default_val("cpu");
   command->add_option("--truncate", options->truncate, "both | on | off")->default_val("both");
+  command->add_option("--method", options->method,
+                      "coop: one training step, truncation on/off; cocoop: training and test images/s, batched vs "
+                      "one image at a time")
+      ->default_val("coop");
+  command->add_option("--test-images", options->test_images, "cocoop: images per timed evaluation")
+      ->default_val(options->test_images);
+  command->add_option("--max-sequences", options->max_sequences, "cocoop: prompt sequences per text-encoder pass")
+      ->default_val(options->max_sequences);
   add_threads_option(*command, options->threads);
   command->callback([options] {
     check_bench_options(*options);
     set_torch_threads(options->threads);
+    if (options->method == "cocoop") {
+      std::printf("CoCoOp, text tower width %lld, %lld layers, %lld classes, n_ctx %lld, %lld name tokens, %s on %s "
+                  "(%d threads)\n",
+                  static_cast<long long>(options->width), static_cast<long long>(options->layers),
+                  static_cast<long long>(options->classes), static_cast<long long>(options->n_ctx),
+                  static_cast<long long>(options->name_tokens), options->precision.c_str(), options->device.c_str(),
+                  torch::get_num_threads());
+      bench_cocoop(*options);
+      return;
+    }
     std::printf("text tower width %lld, %lld layers, %lld classes, n_ctx %lld, %lld name tokens, batch %lld, %s on %s (%d threads)\n",
                 static_cast<long long>(options->width), static_cast<long long>(options->layers),
                 static_cast<long long>(options->classes), static_cast<long long>(options->n_ctx),

@@ -72,7 +72,7 @@ void add_plan_command(CLI::App& app) {
     const sweeps::CostCalibration prior;
     for (const auto& spec : tasks) {
       const Key key{spec.protocol, results::method_label(spec.to_json()), spec.dataset,
-                    spec.method == "zeroshot" ? 0 : spec.shots};
+                    spec.method_info().trains ? spec.shots : 0};
       if (!groups.count(key)) order.push_back(key);
       Group& group = groups[key];
       const double flops = sweeps::estimated_flops(spec, *facts_of.at(spec.dataset));

@@ -27,6 +27,7 @@ struct RunArguments {
   std::string device = "cpu";
   int threads = 0;
   double checkpoint_every_s = 60;
+  int64_t max_sequences = 4096;
 };
 
 RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& args) {
@@ -37,6 +38,7 @@ RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& arg
   options.device = args.device;
   options.checkpoint_dir = args.options.out_dir + "/checkpoints";
   options.checkpoint_every_s = args.checkpoint_every_s;
+  options.max_sequences = args.max_sequences;
   return options;
 }
 
@@ -149,8 +151,12 @@ void add_run_command(CLI::App& app) {
       ->default_val(0)
       ->check(CLI::Range(0, 1'000'000));
   command->add_option("--device", args->device, "cpu | cuda | cuda:N")->default_val("cpu");
+  command->add_option("--max-sequences", args->max_sequences,
+                      "CoCoOp: prompt sequences (images x classes) per text-encoder pass; bounds memory")
+      ->default_val(4096)
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   command->add_option("--checkpoint-every", args->checkpoint_every_s,
-                      "Seconds between checkpoints of a running CoOp task (DIR/checkpoints; 0: every epoch)")
+                      "Seconds between checkpoints of a running trained task (DIR/checkpoints; 0: every epoch)")
       ->default_val(60)
       ->check(CLI::Range(0.0, 1e9));
   command->add_option("--threads", args->threads,

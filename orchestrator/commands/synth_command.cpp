@@ -21,10 +21,15 @@ void add_synth_command(CLI::App& app) {
       "synth",
       "Write a small synthetic benchmark: a random CLIP text tower (safetensors, byte-level vocabulary) and a "
       "feature store of the 11 benchmark datasets (real class counts) whose image features come from a hidden "
-      "context, so that prompt learning has something to find.");
+      "context, so that prompt learning has something to find, plus test-only shifted copies of ImageNet "
+      "(imagenet_v2, imagenet_sketch, imagenet_a, imagenet_r) for the domain-generalization protocol.");
   command->add_option("--out", args->options.out_dir, "Output folder")->required();
   command->add_option("--seed", args->options.seed, "Seed of every random draw")->default_val(2024);
   command->add_option("--datasets", args->datasets, "Comma-separated subset of the datasets (default: all 11)");
+  command->add_option("--max-classes", args->options.max_classes,
+                      "Cap every dataset's classes at this many (0: the real counts), for quick runs")
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
   command->add_option("--width", args->options.width, "Text-tower width")->default_val(64);
   command->add_option("--layers", args->options.layers, "Text-tower layers")->default_val(2);
   command->add_option("--noise", args->options.noise, "Image-feature noise, relative to the nearest-class distance")

@@ -1,56 +1,103 @@
 // `promptgrid train`: one task (method × dataset × shots × seed) in this process.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
 #include "common/error.h"
+#include "common/strings.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/record_files.h"
 #include "orchestrator/task_runner.h"
 #include "orchestrator/torch_threads.h"
 
 namespace pg::orchestrator {
+namespace {
+
+// Settings given on the command line, each converted to its field's type; a setting the method does
+// not have is an error naming the flag's key and the method's settings.
+nlohmann::json settings_from_text(const std::string& method_name,
+                                  const std::vector<std::pair<std::string, std::string>>& given) {
+  const sweeps::MethodInfo& method = sweeps::find_method(method_name);
+  nlohmann::json settings = nlohmann::json::object();
+  for (const auto& [key, text] : given) {
+    const auto field = std::find_if(method.fields.begin(), method.fields.end(), [&](const sweeps::SettingField& f) {
+      return f.key == key || f.name_in_file() == key;
+    });
+    if (field == method.fields.end()) {
+      std::vector<std::string> valid;
+      for (const auto& f : method.fields) valid.push_back(f.name_in_file());
+      throw Error("setting '" + key + "' does not apply to method " + method_name + "; its settings are: " +
+                  (valid.empty() ? std::string("(none)") : join(valid, ", ")));
+    }
+    nlohmann::json value = text;
+    if (field->type != sweeps::SettingField::Type::text && !(field->accepts_auto && text == "auto")) {
+      value = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+      if (value.is_discarded()) {
+        throw Error("setting '" + key + "' is '" + text + "'; expected " +
+                    (field->type == sweeps::SettingField::Type::boolean ? "true or false" : "a number"));
+      }
+    }
+    settings[field->key] = value;
+  }
+  return settings;
+}
+
+}  // namespace
 
 void add_train_command(CLI::App& app) {
   struct Arguments {
     RunnerOptions runner;
     std::string out_dir;
     sweeps::TaskSpec spec;
+    std::vector<std::pair<std::string, std::string>> settings;  // key, text as given
     bool rerun = false;
     int threads = 0;
   };
   auto args = std::make_shared<Arguments>();
   auto* command = app.add_subcommand(
       "train",
-      "Train and test one task on cached features: CoOp (prompt learning) or zero-shot CLIP. Writes the result "
-      "record <out>/<task_id>.json and, for CoOp, the learned context <out>/<task_id>.prompts.h5.");
+      "Train and test one task on cached features: a prompt learner (CoOp, KgCoOp, CoCoOp), the linear probe or "
+      "zero-shot CLIP. Writes the result record <out>/<task_id>.json and what was learned "
+      "<out>/<task_id>.prompts.h5.");
   command->add_option("--features", args->runner.features_path, "Feature store (HDF5) with the dataset")
       ->required()
       ->check(CLI::ExistingFile);
   command->add_option("--dataset", args->spec.dataset, "Dataset name in the feature store, e.g. dtd")->required();
-  command->add_option("--method", args->spec.method, "coop | zeroshot")->default_val("coop");
+  command->add_option("--method", args->spec.method, join(sweeps::method_names(), " | "))->default_val("coop");
   command->add_option("--protocol", args->spec.protocol,
                       "fewshot (all classes) | base2novel (train on the base half, test on base and novel)")
       ->default_val("fewshot");
-  command->add_option("--shots", args->spec.shots, "Training images per class (CoOp)")->default_val(16);
+  command->add_option("--shots", args->spec.shots, "Training images per class (trained methods)")->default_val(16);
   command->add_option("--seed", args->spec.seed,
                       "Seed of the few-shot sample, context init and batch order (0 to 2^63 - 1)")
       ->default_val(1);
-  command->add_option("--n-ctx", args->spec.coop.n_ctx, "Number of context vectors (ignored with --ctx-init)")
-      ->capture_default_str();
-  command->add_option("--ctx-init", args->spec.coop.ctx_init,
-                      "Initialise the context from these words, e.g. \"a photo of a\" (default: random N(0, 0.02))");
-  command->add_flag("--csc", args->spec.coop.class_specific, "Class-specific context (one per class)");
-  command->add_option("--class-token-position", args->spec.coop.class_token_position, "end | middle | front")
-      ->capture_default_str();
-  command->add_option("--epochs", args->spec.coop.epochs,
-                      "Epochs (default: CoOp's: 50 for 1 shot, 100 for 2-4, 200 for 8+; ImageNet 50)")
-      ->default_val(0);
-  command->add_option("--batch-size", args->spec.coop.batch_size, "Batch size")->capture_default_str();
-  command->add_option("--lr", args->spec.coop.lr, "Base learning rate of SGD")->capture_default_str();
-  command->add_option("--precision", args->spec.coop.precision,
-                      "Text-encoder precision: fp32 | fp16 (CUDA only) | bf16")
-      ->capture_default_str();
+  // Method settings: the common ones as flags, any field of the method as --set key=value. Only what is
+  // given goes into the spec; the method's defaults fill the rest (sweeps/method_settings.cpp).
+  const std::vector<std::pair<std::string, std::string>> setting_flags = {
+      {"--n-ctx", "n_ctx"}, {"--ctx-init", "ctx_init"}, {"--class-token-position", "class_token_position"},
+      {"--epochs", "epochs"}, {"--batch-size", "batch_size"}, {"--lr", "lr"}, {"--precision", "precision"}};
+  for (const auto& [flag, key] : setting_flags) {
+    const std::string setting = key;
+    command->add_option_function<std::string>(
+        flag, [args, setting](const std::string& text) { args->settings.emplace_back(setting, text); },
+        "Method setting '" + key + "' (see --set)");
+  }
+  command->add_flag_function("--csc", [args](int64_t) { args->settings.emplace_back("csc", "true"); },
+                             "Class-specific context (CoOp: one context per class)");
+  command->add_option_function<std::vector<std::string>>(
+      "--set",
+      [args](const std::vector<std::string>& items) {
+        for (const auto& item : items) {
+          const size_t equals = item.find('=');
+          if (equals == std::string::npos || equals == 0) {
+            throw CLI::ValidationError("--set", "'" + item + "' is not key=value, e.g. --set w=4");
+          }
+          args->settings.emplace_back(item.substr(0, equals), item.substr(equals + 1));
+        }
+      },
+      "Any setting of the method as key=value (repeatable), e.g. --set w=8 for kgcoop; the fields of each method "
+      "are in sweeps/method_settings.cpp");
   command->add_option("--clip", args->runner.checkpoint_path, "CLIP checkpoint: OpenAI .pt archive or safetensors")
       ->required()
       ->check(CLI::ExistingFile);
@@ -59,11 +106,16 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   command->add_option("--out", args->out_dir, "Folder for the result record and learned prompt")->required();
   command->add_option("--device", args->runner.device, "cpu | cuda | cuda:N")->default_val("cpu");
+  command->add_option("--max-sequences", args->runner.max_sequences,
+                      "CoCoOp: prompt sequences (images x classes) per text-encoder pass; bounds memory")
+      ->default_val(4096)
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   command->add_flag("--rerun", args->rerun,
                     "Run the task even if its finished record exists (a failed rerun never replaces it)");
   add_threads_option(*command, args->threads);
   command->callback([args] {
     set_torch_threads(args->threads);
+    args->spec.settings = settings_from_text(args->spec.method, args->settings);
     TaskRunner runner(args->runner);
     const sweeps::TaskSpec spec = runner.prepare(args->spec);
     nlohmann::json record;

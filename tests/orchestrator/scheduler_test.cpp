@@ -54,7 +54,7 @@ std::vector<SchedulerTask> coop_grid(size_t count) {
           spec.dataset = info.name;
           spec.shots = k;
           spec.seed = seed;
-          spec.coop.n_ctx = setting % 2 == 0 ? 16 : 4;
+          spec.settings["n_ctx"] = setting % 2 == 0 ? 16 : 4;
           spec.resolve();
           tasks.push_back({info.name, sweeps::estimated_flops(spec, facts)});
         }

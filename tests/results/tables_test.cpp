@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include "common/files.h"
 #include "support/test_data.h"
@@ -209,6 +210,59 @@ TEST(Tables, SelectionByValidationPicksTheBestSettingPerCellAndSaysSo) {
   const std::string sweep = render_markdown(sweep_table(records, options));
   EXPECT_NE(sweep.find("| fewshot | dtd | 1 | CoOp | 2 | 25.00 | 45.00 | ✓ |"), std::string::npos) << sweep;
   EXPECT_NE(sweep.find("| fewshot | dtd | 1 | CoOp (lr 0.01) | 1 | 20.00 | 30.00 |  |"), std::string::npos) << sweep;
+}
+
+}  // namespace
+}  // namespace pg::results
+
+namespace pg::results {
+namespace {
+
+json transfer_record(const std::string& method, int seed, double source, const std::map<std::string, double>& targets) {
+  json record = {{"status", "ok"},
+                 {"spec",
+                  {{"method", method}, {"protocol", "cross_dataset"}, {"dataset", "imagenet"}, {"shots", 16}, {"seed", seed},
+                   {"targets", json::array()}}},
+                 {"metrics", {{"accuracy", source}}}};
+  double sum = 0;
+  for (const auto& [name, value] : targets) {
+    record["spec"]["targets"].push_back(name);
+    record["metrics"]["target." + name] = value;
+    sum += value;
+  }
+  record["metrics"]["average"] = sum / static_cast<double>(targets.size());
+  return record;
+}
+
+TEST(Tables, TransferTableHasTheSourceEachTargetAndTheAverage) {
+  const std::vector<json> records = {transfer_record("coop", 1, 70, {{"dtd", 40}, {"eurosat", 50}}),
+                                     transfer_record("coop", 2, 72, {{"dtd", 44}, {"eurosat", 48}})};
+  const Table table = transfer_table(records, "cross_dataset");
+  ASSERT_EQ(table.rows.size(), 1u);
+  EXPECT_EQ(table.header, (std::vector<std::string>{"method", "source (imagenet)", "dtd", "eurosat", "average"}));
+  EXPECT_DOUBLE_EQ(*table.rows[0][1].mean, 71.0);
+  EXPECT_DOUBLE_EQ(*table.rows[0][2].mean, 42.0);
+  EXPECT_DOUBLE_EQ(*table.rows[0][3].mean, 49.0);
+  EXPECT_DOUBLE_EQ(*table.rows[0][4].mean, 45.5);
+  EXPECT_TRUE(transfer_table(records, "domain_generalization").rows.empty());
+}
+
+TEST(Tables, AMetricAMethodCannotHaveIsNotApplicableNeverANumber) {
+  json probe = b2n_record("linear_probe", "dtd", 80, 0);
+  probe["spec"]["shots"] = 16;
+  probe["metrics"].erase("novel");
+  probe["metrics"].erase("harmonic");
+  probe["not_applicable"] = {"novel", "harmonic"};
+  EXPECT_TRUE(sweeps::missing_metrics(probe).empty());
+  const Table table = base2novel_table({probe});
+  ASSERT_EQ(table.rows.size(), 1u);
+  EXPECT_DOUBLE_EQ(*table.rows[0][1].mean, 80.0);
+  EXPECT_EQ(table.rows[0][2].text, "n/a");
+  EXPECT_FALSE(table.rows[0][2].mean.has_value());
+  EXPECT_EQ(table.rows[0][3].text, "n/a");
+  // Without the not_applicable list the same record is incomplete: listed, not tabled.
+  probe.erase("not_applicable");
+  EXPECT_EQ(sweeps::missing_metrics(probe), (std::vector<std::string>{"novel", "harmonic"}));
 }
 
 }  // namespace

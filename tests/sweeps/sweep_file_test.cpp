@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "support/test_data.h"
@@ -43,9 +44,9 @@ TEST_F(SweepFile, GridIsTheCartesianProductInAFixedOrder) {
       "    lr: [0.002, 0.01]\n"
       "    n_ctx: [4, 16]\n");
   ASSERT_EQ(sweep.methods.size(), 5u);  // zero-shot + 2 x 2 CoOp settings
-  EXPECT_EQ(sweep.methods[1].coop.n_ctx, 4);  // n_ctx nests outside lr (kCoOpKeys order)
-  EXPECT_EQ(sweep.methods[1].coop.lr, 0.002);
-  EXPECT_EQ(sweep.methods[2].coop.lr, 0.01);
+  EXPECT_EQ(sweep.methods[1].settings["n_ctx"], 4);  // n_ctx nests outside lr (kCoOpKeys order)
+  EXPECT_EQ(sweep.methods[1].settings["lr"], 0.002);
+  EXPECT_EQ(sweep.methods[2].settings["lr"], 0.01);
   const std::vector<TaskSpec> tasks = expand_sweep(sweep, store());
   // Per dataset: 1 zero-shot + 4 settings x 2 shots x 3 seeds.
   ASSERT_EQ(tasks.size(), 2u * (1 + 4 * 2 * 3));
@@ -54,8 +55,8 @@ TEST_F(SweepFile, GridIsTheCartesianProductInAFixedOrder) {
   EXPECT_EQ(tasks[1].shots, 1);
   EXPECT_EQ(tasks[1].seed, 1);
   EXPECT_EQ(tasks[2].seed, 2);
-  EXPECT_EQ(tasks[1].coop.epochs, 50);   // auto: CoOp's 50 epochs for 1 shot
-  EXPECT_EQ(tasks[4].coop.epochs, 200);  // 200 for 16 shots
+  EXPECT_EQ(tasks[1].setting<int>("epochs"), 50);   // auto: CoOp's 50 epochs for 1 shot
+  EXPECT_EQ(tasks[4].setting<int>("epochs"), 200);  // 200 for 16 shots
   std::set<std::string> ids;
   for (const auto& task : tasks) ids.insert(task.id());
   EXPECT_EQ(ids.size(), tasks.size());
@@ -76,7 +77,7 @@ TEST_F(SweepFile, OverridesApplyBeforeExpansionAndAreNamedInErrors) {
   const std::string body = "datasets: [dtd]\nshots: [1, 2, 4]\nseeds: [1]\nmethods:\n  - name: coop\n    lr: 0.002\n";
   const Sweep sweep = parse(body, {"shots=[1,16]", "methods.0.lr=0.01", "datasets=[dtd,eurosat]"});
   EXPECT_EQ(sweep.shots, (std::vector<int>{1, 16}));
-  EXPECT_EQ(sweep.methods.at(0).coop.lr, 0.01);
+  EXPECT_EQ(sweep.methods.at(0).settings["lr"], 0.01);
   EXPECT_EQ(sweep.datasets, (std::vector<std::string>{"dtd", "eurosat"}));
   EXPECT_NE(sweep.resolved_yaml.find("0.01"), std::string::npos) << sweep.resolved_yaml;
   const std::string wrong = error_of(body, {"methods.0.lr=fast"});
@@ -102,7 +103,7 @@ TEST_F(SweepFile, WrongTypesNameTheKeyAndTheExpectedType) {
   const std::string csc = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop, csc: maybe}]\n");
   EXPECT_NE(csc.find("true or false"), std::string::npos) << csc;
   const std::string method = error_of("datasets: [dtd]\nmethods: [{name: cocoopp}]\n");
-  EXPECT_NE(method.find("the methods are: coop, zeroshot"), std::string::npos) << method;
+  EXPECT_NE(method.find("the methods are: zeroshot, coop, kgcoop, cocoop, linear_probe"), std::string::npos) << method;
   const std::string protocol = error_of("protocol: base-to-novel\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n");
   EXPECT_NE(protocol.find("fewshot, base2novel"), std::string::npos) << protocol;
 }
@@ -148,14 +149,14 @@ TEST_F(SweepFile, RandomSearchIsDeterministicFromItsSeedAndInRange) {
   ASSERT_EQ(first.methods.size(), 21u);  // the file's entry + 20 samples
   std::set<int> n_ctx_seen;
   for (size_t i = 1; i < first.methods.size(); ++i) {
-    EXPECT_EQ(first.methods[i].coop.lr, second.methods[i].coop.lr);
-    EXPECT_GE(first.methods[i].coop.lr, 1e-4);
-    EXPECT_LE(first.methods[i].coop.lr, 1e-1);
-    n_ctx_seen.insert(first.methods[i].coop.n_ctx);
+    EXPECT_EQ(first.methods[i].settings["lr"], second.methods[i].settings["lr"]);
+    EXPECT_GE(first.methods[i].settings["lr"].get<double>(), 1e-4);
+    EXPECT_LE(first.methods[i].settings["lr"].get<double>(), 1e-1);
+    n_ctx_seen.insert(first.methods[i].settings["n_ctx"].get<int>());
   }
   EXPECT_EQ(n_ctx_seen, (std::set<int>{4, 8, 16}));
   const Sweep other = parse(body, {"search.seed=8"});
-  EXPECT_NE(other.methods[1].coop.lr, first.methods[1].coop.lr);
+  EXPECT_NE(other.methods[1].settings["lr"], first.methods[1].settings["lr"]);
   const std::string bad = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}]\n"
                                    "search: {samples: 2, space: {coop.lrate: {uniform: [0.1, 0.2]}}}\n");
   EXPECT_NE(bad.find("did you mean 'coop.lr'"), std::string::npos) << bad;
@@ -193,6 +194,103 @@ TEST_F(SweepFile, TheSameTaskInTwoSweepFilesHasTheSameId) {
   bool found = false;
   for (const auto& task : b) found = found || task.id() == a.at(0).id();
   EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace pg::sweeps
+
+namespace pg::sweeps {
+namespace {
+
+class TransferSweep : public SweepFile {
+ protected:
+  // A source with a train split, two other datasets, and two test-only shifts of the source.
+  static std::vector<DatasetFacts> transfer_store() {
+    std::vector<DatasetFacts> facts = {{"imagenet", 1000, 16000, 16, 50000, 6},
+                                       {"dtd", 47, 2820, 60, 1692, 3},
+                                       {"eurosat", 10, 13500, 1000, 8100, 4},
+                                       {"imagenet_sketch", 1000, 0, 0, 50889, 6},
+                                       {"imagenet_a", 200, 0, 0, 7500, 6}};
+    facts[3].source = facts[4].source = "imagenet";
+    return facts;
+  }
+  static constexpr const char* kBody = "datasets: all\nshots: [16]\nseeds: [1]\nmethods: [{name: coop}, {name: zeroshot}]\n";
+};
+
+TEST_F(TransferSweep, TargetsAreTheOtherDatasetsOrTheSourcesShiftsAndDatasetsAllSkipsTestOnlyOnes) {
+  const Sweep sweep = parse(std::string("protocol: [fewshot, cross_dataset, domain_generalization]\n") + kBody);
+  const std::vector<TaskSpec> tasks = expand_sweep(sweep, transfer_store());
+  std::map<std::string, std::set<std::string>> datasets;
+  for (const auto& task : tasks) {
+    datasets[task.protocol].insert(task.dataset);
+    if (task.protocol == "cross_dataset") EXPECT_EQ(task.targets, (std::vector<std::string>{"dtd", "eurosat"}));
+    if (task.protocol == "domain_generalization") {
+      EXPECT_EQ(task.targets, (std::vector<std::string>{"imagenet_sketch", "imagenet_a"}));
+    }
+    if (task.protocol == "fewshot") EXPECT_TRUE(task.targets.empty());
+  }
+  EXPECT_EQ(datasets["fewshot"], (std::set<std::string>{"imagenet", "dtd", "eurosat"}));  // no test-only dataset
+  EXPECT_EQ(datasets["cross_dataset"], (std::set<std::string>{"imagenet"}));
+  EXPECT_EQ(datasets["domain_generalization"], (std::set<std::string>{"imagenet"}));
+  // Targets are part of the id: the same training with other targets is another task.
+  TaskSpec spec = tasks.back();
+  const std::string id = spec.id();
+  spec.targets.pop_back();
+  EXPECT_NE(spec.id(), id);
+}
+
+TEST_F(TransferSweep, AMissingSourceOrNoTargetsIsAnErrorThatSaysWhy) {
+  const Sweep other_source = parse(std::string("protocol: cross_dataset\nsource: caltech101\n") + kBody);
+  const std::string missing = testing::error_message([&] { expand_sweep(other_source, transfer_store()); });
+  EXPECT_NE(missing.find("sweep.yaml:5"), std::string::npos) << missing;
+  EXPECT_NE(missing.find("caltech101"), std::string::npos) << missing;
+  const Sweep shifts = parse(std::string("protocol: domain_generalization\nsource: dtd\n") + kBody);
+  const std::string none = testing::error_message([&] { expand_sweep(shifts, transfer_store()); });
+  EXPECT_NE(none.find("test-only datasets whose source is dtd"), std::string::npos) << none;
+}
+
+TEST_F(SweepFile, EveryMethodsFieldsAreGridAxesAndAnEntryCanBeLimitedToSomeDatasets) {
+  const Sweep sweep = parse(
+      "datasets: [dtd, eurosat]\nshots: [1]\nseeds: [1]\n"
+      "methods:\n"
+      "  - {name: kgcoop, w: [1, 8]}\n"
+      "  - {name: cocoop, epochs: 2, datasets: [eurosat]}\n"
+      "  - {name: linear_probe, search_steps: 0}\n");
+  const std::vector<TaskSpec> tasks = expand_sweep(sweep, store());
+  std::multiset<std::string> seen;
+  for (const auto& task : tasks) seen.insert(task.method + "/" + task.dataset);
+  EXPECT_EQ(seen.count("kgcoop/dtd"), 2u);
+  EXPECT_EQ(seen.count("cocoop/dtd"), 0u);
+  EXPECT_EQ(seen.count("cocoop/eurosat"), 1u);
+  EXPECT_EQ(seen.count("linear_probe/eurosat"), 1u);
+  for (const auto& task : tasks) {
+    if (task.method == "cocoop") {
+      EXPECT_EQ(task.setting<int>("epochs"), 2);
+      EXPECT_EQ(task.setting<int>("batch_size"), 1);  // CoCoOp's own default, not CoOp's 32
+      EXPECT_EQ(task.setting<std::string>("ctx_init"), "a photo of a");
+    }
+  }
+  const std::string wrong = error_of("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: linear_probe, w: 3}]\n");
+  EXPECT_NE(wrong.find("'methods.0.w' is not a key here"), std::string::npos) << wrong;
+  const std::string unknown = testing::error_message([&] {
+    expand_sweep(parse("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: cocoop, datasets: [imagenet]}]\n"), store());
+  });
+  EXPECT_NE(unknown.find("names imagenet"), std::string::npos) << unknown;
+  const std::string range = testing::error_message([&] {
+    expand_sweep(parse("datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: kgcoop, w: -1}]\n"), store());
+  });
+  EXPECT_NE(range.find("'w'"), std::string::npos) << range;
+}
+
+TEST_F(SweepFile, SearchSpacesReachEveryMethodsNumberFields) {
+  const Sweep sweep = parse(
+      "datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}, {name: kgcoop}]\n"
+      "search: {samples: 3, seed: 1, space: {kgcoop.w: {uniform: [1, 10]}}}\n");
+  ASSERT_EQ(sweep.methods.size(), 5u);  // the two entries, and 3 samples of the kgcoop one only
+  for (size_t i = 2; i < 5; ++i) {
+    EXPECT_EQ(sweep.methods[i].name, "kgcoop");
+    EXPECT_GE(sweep.methods[i].settings["w"].get<double>(), 1.0);
+  }
 }
 
 }  // namespace

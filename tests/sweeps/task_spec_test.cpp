@@ -22,7 +22,7 @@ TaskSpec coop_task() {
 TEST(TaskSpec, ResolveFillsCoOpEpochsFromTheCatalog) {
   TaskSpec spec = coop_task();
   spec.resolve();
-  EXPECT_EQ(spec.coop.epochs, 100);  // CoOp: 100 epochs for 2 and 4 shots
+  EXPECT_EQ(spec.setting<int>("epochs"), 100);  // CoOp: 100 epochs for 2 and 4 shots
 }
 
 TEST(TaskSpec, IdIsStableUnderJsonRoundTripAndChangesWithTheSpec) {
@@ -35,7 +35,7 @@ TEST(TaskSpec, IdIsStableUnderJsonRoundTripAndChangesWithTheSpec) {
   other.seed = 3;
   EXPECT_NE(other.id(), id);
   other = spec;
-  other.coop.lr = 0.004;
+  other.settings["lr"] = 0.004;
   EXPECT_NE(other.id(), id);
 }
 
@@ -84,7 +84,7 @@ TEST(TaskSpec, SeedsAreNonNegativeIntegersBeyond32Bits) {
 
 TEST(TaskSpec, BadFieldsNameTheFieldAndTheChoices) {
   TaskSpec spec = coop_task();
-  spec.coop.class_token_position = "left";
+  spec.settings["class_token_position"] = "left";
   try {
     spec.resolve();
     FAIL() << "expected an error";

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/worker/coop_test_support.h"
-#include "worker/coop_prompt_learner.h"
-#include "worker/coop_trainer.h"
+#include "worker/methods/coop/coop_prompt_learner.h"
+#include "worker/methods/coop/coop_trainer.h"
 #include "worker/evaluation.h"
 
 namespace pg::worker {

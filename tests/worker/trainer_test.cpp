@@ -7,8 +7,8 @@
 #include <limits>
 
 #include "tests/worker/coop_test_support.h"
-#include "worker/coop_prompt_learner.h"
-#include "worker/coop_trainer.h"
+#include "worker/methods/coop/coop_prompt_learner.h"
+#include "worker/methods/coop/coop_trainer.h"
 #include "worker/evaluation.h"
 #include "worker/lr_schedule.h"
 

@@ -1,6 +1,6 @@
 // Zero-shot CLIP text features: against the reference encode_text golden (tiny CLIP), and against
 // the encoder run directly on the tokenized filled-in template.
-#include "worker/zeroshot.h"
+#include "worker/methods/zeroshot/zeroshot.h"
 
 #include <gtest/gtest.h>
 

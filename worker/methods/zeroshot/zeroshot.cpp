@@ -1,4 +1,4 @@
-#include "worker/zeroshot.h"
+#include "worker/methods/zeroshot/zeroshot.h"
 
 #include <algorithm>
 

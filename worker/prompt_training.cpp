@@ -1,4 +1,4 @@
-#include "worker/coop_trainer.h"
+#include "worker/prompt_training.h"
 
 #include <chrono>
 #include <cmath>
@@ -6,17 +6,15 @@
 #include <numeric>
 #include <random>
 #include <sstream>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 
 #include "common/error.h"
 #include "common/strings.h"
 #include "worker/lr_schedule.h"
 
 namespace pg::worker {
-
 namespace {
-
 
 void check_options(const TrainOptions& options) {
   const auto positive = [](double value) { return value > 0 && std::isfinite(value); };
@@ -54,16 +52,6 @@ void check_options(const TrainOptions& options) {
   if (options.dtype == torch::kFloat16 && options.device.is_cpu()) {
     throw Error("training option dtype = float16 needs a CUDA device; on the CPU use float32 or bfloat16");
   }
-}
-
-// Moves the modules where the step computes (see coop_trainer.h) and returns the trainable parameters.
-std::vector<torch::Tensor> place_modules(CoOpPromptLearner& learner, TextEncoder& encoder,
-                                         const TrainOptions& options) {
-  check_options(options);
-  learner->to(options.device);
-  encoder->to_precision(options.device, options.dtype);
-  encoder->eval();
-  return learner->parameters();
 }
 
 torch::optim::SGDOptions sgd_options(const TrainOptions& options) {
@@ -111,7 +99,7 @@ void check_data(const TrainingData& data, int64_t num_classes, int64_t embed_dim
   const int64_t max_label = labels.max().item<int64_t>();
   if (min_label < 0 || max_label >= num_classes) {
     throw Error("training labels: range [" + std::to_string(min_label) + ", " + std::to_string(max_label) +
-                "] does not fit the prompt learner's " + std::to_string(num_classes) + " classes; labels must be 0.." +
+                "] does not fit the method's " + std::to_string(num_classes) + " classes; labels must be 0.." +
                 std::to_string(num_classes - 1));
   }
   if (!torch::isfinite(data.features).all().item<bool>()) {
@@ -149,54 +137,57 @@ torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tens
   return (logit_scale * image).matmul(text.t());
 }
 
-CoOpTrainStep::CoOpTrainStep(CoOpPromptLearner learner, TextEncoder encoder, const TrainOptions& options)
-    : learner_(std::move(learner)),
-      encoder_(std::move(encoder)),
-      encoder_dtype_(options.dtype),
-      optimizer_(place_modules(learner_, encoder_, options), sgd_options(options)) {}
+SgdStep::SgdStep(TrainingObjective& objective, const TrainOptions& options)
+    : objective_(objective),
+      parameters_((check_options(options), objective.parameters())),
+      optimizer_(parameters_, sgd_options(options)) {}
 
-torch::Tensor CoOpTrainStep::logits(const torch::Tensor& image_features) {
-  const torch::Tensor prompts = learner_->forward().to(encoder_dtype_);  // float32 master -> compute dtype
-  const torch::Tensor text_features = encoder_->forward(prompts, learner_->eot_index()).to(torch::kFloat32);
-  return clip_logits(image_features, text_features, encoder_->logit_scale());
-}
-
-torch::Tensor CoOpTrainStep::step(const torch::Tensor& image_features, const torch::Tensor& labels) {
+torch::Tensor SgdStep::step(const torch::Tensor& image_features, const torch::Tensor& labels) {
   optimizer_.zero_grad();
-  const torch::Tensor loss = torch::nn::functional::cross_entropy(logits(image_features), labels);
-  loss.backward();
+  const torch::Tensor loss = objective_.backward_loss(image_features, labels);
   optimizer_.step();
-  return loss.detach();
+  return loss;
 }
 
-void CoOpTrainStep::set_lr(double lr) {
+void SgdStep::set_lr(double lr) {
   for (auto& group : optimizer_.param_groups()) {
     static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
   }
 }
 
-torch::Tensor CoOpTrainStep::momentum_buffer() const {
+std::vector<torch::Tensor> SgdStep::momentum_buffers() const {
   // LibTorch keys optimizer state by the parameter's TensorImpl address: printed as a string in 1.x,
   // the pointer itself in later versions.
   const auto& state = optimizer_.state();
   using Key = typename std::decay_t<decltype(state)>::key_type;
-  const auto found = state.find(optimizer_state_key<Key>(learner_->context().unsafeGetTensorImpl()));
-  if (found == state.end()) return {};
-  return static_cast<const torch::optim::SGDParamState&>(*found->second).momentum_buffer();
+  std::vector<torch::Tensor> buffers;
+  for (const auto& parameter : parameters_) {
+    const auto found = state.find(optimizer_state_key<Key>(parameter.unsafeGetTensorImpl()));
+    buffers.push_back(found == state.end()
+                          ? torch::Tensor()
+                          : static_cast<const torch::optim::SGDParamState&>(*found->second).momentum_buffer());
+  }
+  return buffers;
 }
 
-void CoOpTrainStep::set_momentum_buffer(const torch::Tensor& buffer) {
+void SgdStep::set_momentum_buffers(const std::vector<torch::Tensor>& buffers) {
+  if (buffers.size() > parameters_.size()) {
+    throw Error("saved SGD state holds " + std::to_string(buffers.size()) + " momentum buffers for " +
+                std::to_string(parameters_.size()) + " trained tensors");
+  }
   auto& state = optimizer_.state();
   using Key = typename std::decay_t<decltype(state)>::key_type;
-  const torch::Tensor& ctx = learner_->context();
-  if (!buffer.defined() || buffer.sizes() != ctx.sizes()) {
-    throw Error("a saved SGD momentum buffer of shape " +
-                (buffer.defined() ? format_shape(buffer.sizes().vec()) : std::string("(none)")) +
-                " does not fit the context " + format_shape(ctx.sizes().vec()));
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    if (!buffers[i].defined()) continue;
+    const torch::Tensor& parameter = parameters_[i];
+    if (buffers[i].sizes() != parameter.sizes()) {
+      throw Error("a saved SGD momentum buffer of shape " + format_shape(buffers[i].sizes().vec()) +
+                  " does not fit the trained tensor " + format_shape(parameter.sizes().vec()));
+    }
+    auto param_state = std::make_unique<torch::optim::SGDParamState>();
+    param_state->momentum_buffer(buffers[i].to(parameter.device(), parameter.scalar_type()).clone());
+    state[optimizer_state_key<Key>(parameter.unsafeGetTensorImpl())] = std::move(param_state);
   }
-  auto param_state = std::make_unique<torch::optim::SGDParamState>();
-  param_state->momentum_buffer(buffer.to(ctx.device(), ctx.scalar_type()).clone());
-  state[optimizer_state_key<Key>(ctx.unsafeGetTensorImpl())] = std::move(param_state);
 }
 
 int64_t batches_per_epoch(int64_t num_items, int64_t batch_size) {
@@ -207,10 +198,9 @@ int64_t batches_per_epoch(int64_t num_items, int64_t batch_size) {
   return num_items >= batch_size ? num_items / batch_size : 1;
 }
 
-TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const TrainingData& data,
-                       const TrainOptions& options) {
+TrainReport train_prompt(TrainingObjective& objective, const TrainingData& data, const TrainOptions& options) {
   check_options(options);
-  check_data(data, learner->num_classes(), encoder->options().embed_dim);
+  check_data(data, objective.num_classes(), objective.embed_dim());
 
   const torch::Device device = options.device;
   const int64_t n = data.features.size(0);
@@ -219,7 +209,8 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
   const torch::Tensor source = num_views > 0 ? data.views.to(device, torch::kFloat32).reshape({num_views * n, -1})
                                              : data.features.to(device, torch::kFloat32);
   const torch::Tensor labels = data.labels.to(device, torch::kInt64);
-  CoOpTrainStep train_step(learner, encoder, options);
+  SgdStep train_step(objective, options);
+  std::vector<torch::Tensor> parameters = objective.parameters();
   const auto start = std::chrono::steady_clock::now();
 
   const LrScheduleOptions schedule{options.lr, options.epochs, options.warmup_lr, options.warmup_epochs};
@@ -236,8 +227,22 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
       throw Error("a checkpoint at epoch " + std::to_string(saved.next_epoch) + " does not fit a run of " +
                   std::to_string(options.epochs) + " epochs");
     }
-    learner->set_context(saved.context);
-    if (saved.momentum.defined()) train_step.set_momentum_buffer(saved.momentum);
+    if (saved.parameters.size() != parameters.size()) {
+      throw Error("a checkpoint of " + std::to_string(saved.parameters.size()) + " trained tensors does not fit a "
+                  "method that trains " + std::to_string(parameters.size()) + "; remove the checkpoint to start over");
+    }
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < parameters.size(); ++i) {
+        if (saved.parameters[i].sizes() != parameters[i].sizes()) {
+          throw Error("a checkpoint's trained tensor " + std::to_string(i) + " has shape " +
+                      format_shape(saved.parameters[i].sizes().vec()) + ", the method's " +
+                      format_shape(parameters[i].sizes().vec()) + "; remove the checkpoint to start over");
+        }
+        parameters[i].copy_(saved.parameters[i]);
+      }
+    }
+    train_step.set_momentum_buffers(saved.momentum);
     std::istringstream rng_text(saved.rng_state);
     rng_text >> rng;
     if (!rng_text) throw Error("a checkpoint's random-number state is damaged; remove the checkpoint to start over");
@@ -285,9 +290,12 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
     if (options.on_epoch_end && epoch + 1 < options.epochs) {
       TrainState state;
       state.next_epoch = epoch + 1;
-      state.context = learner->context().detach().to(torch::kCPU, torch::kFloat32).clone();
-      const torch::Tensor momentum = train_step.momentum_buffer();
-      if (momentum.defined()) state.momentum = momentum.detach().to(torch::kCPU, torch::kFloat32).clone();
+      for (const auto& parameter : parameters) {
+        state.parameters.push_back(parameter.detach().to(torch::kCPU, torch::kFloat32).clone());
+      }
+      for (const auto& buffer : train_step.momentum_buffers()) {
+        state.momentum.push_back(buffer.defined() ? buffer.detach().to(torch::kCPU, torch::kFloat32).clone() : buffer);
+      }
       std::ostringstream rng_text;
       rng_text << rng;
       state.rng_state = rng_text.str();

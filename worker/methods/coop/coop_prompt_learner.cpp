@@ -1,4 +1,4 @@
-#include "worker/coop_prompt_learner.h"
+#include "worker/methods/coop/coop_prompt_learner.h"
 
 #include <algorithm>
 #include <cmath>
@@ -165,6 +165,25 @@ torch::Tensor CoOpPromptLearnerImpl::forward() {
   const int64_t length = prompts.size(1);
   const int64_t width = prompts.size(2);
   return prompts.reshape({n_cls * length, width}).index_select(0, row_index_).view({n_cls, length, width});
+}
+
+torch::Tensor CoOpPromptLearnerImpl::forward_batch(const torch::Tensor& contexts) {
+  const int64_t n_cls = num_classes();
+  const int64_t width = token_prefix_.size(2);
+  if (options_.class_specific || !contexts.defined() || contexts.dim() != 3 || contexts.size(1) != options_.n_ctx ||
+      contexts.size(2) != width) {
+    throw Error("CoOp prompts for a batch of contexts: got " +
+                (contexts.defined() ? format_shape(contexts.sizes().vec()) : std::string("none")) + ", expected [B, " +
+                std::to_string(options_.n_ctx) + ", " + std::to_string(width) + "] for a generic (not class-specific) context");
+  }
+  const int64_t batch = contexts.size(0);
+  const torch::Tensor ctx = contexts.unsqueeze(1).expand({batch, n_cls, options_.n_ctx, width});
+  const torch::Tensor prefix = token_prefix_.unsqueeze(0).expand({batch, -1, -1, -1});
+  const torch::Tensor suffix = token_suffix_.unsqueeze(0).expand({batch, -1, -1, -1});
+  torch::Tensor prompts = torch::cat({prefix, ctx, suffix}, 2);  // the `end` layout, [B, n_cls, L, W]
+  if (!row_index_.defined()) return prompts;
+  const int64_t length = prompts.size(2);
+  return prompts.reshape({batch, n_cls * length, width}).index_select(1, row_index_).view({batch, n_cls, length, width});
 }
 
 void CoOpPromptLearnerImpl::set_context(const torch::Tensor& ctx) {

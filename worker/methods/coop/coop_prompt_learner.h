@@ -56,6 +56,10 @@ class CoOpPromptLearnerImpl : public torch::nn::Module {
   // -> prompts [n_cls, L, W] float32: token embeddings with the context spliced in, without the
   // positional embedding (the encoder adds it).
   torch::Tensor forward();
+  // Prompts for a batch of generic contexts (CoCoOp's context per image): contexts [B, M, W] float32
+  // -> [B, n_cls, L, W], each context spliced in as forward() splices the learner's own. A
+  // class-specific learner refuses (pg::Error).
+  torch::Tensor forward_batch(const torch::Tensor& contexts);
 
   // [n_cls] int64: index of each prompt's EOT token, the row the encoder takes the feature from.
   const torch::Tensor& eot_index() const { return eot_index_; }

@@ -1,0 +1,42 @@
+#include "worker/methods/coop/coop_trainer.h"
+
+#include "worker/module_placement.h"
+
+namespace pg::worker {
+
+CoOpObjective::CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, torch::Device device, torch::Dtype dtype)
+    : learner_(std::move(learner)), encoder_(std::move(encoder)), dtype_(dtype) {
+  learner_->to(device);
+  encoder_->to_precision(device, dtype);
+  encoder_->eval();
+}
+
+torch::Tensor CoOpObjective::text_features() {
+  const torch::Tensor prompts = learner_->forward().to(dtype_);  // float32 master -> compute dtype
+  return encoder_->forward(prompts, learner_->eot_index()).to(torch::kFloat32);
+}
+
+torch::Tensor CoOpObjective::logits(const torch::Tensor& image_features) {
+  return clip_logits(image_features, text_features(), encoder_->logit_scale());
+}
+
+torch::Tensor CoOpObjective::loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
+  return torch::nn::functional::cross_entropy(logits(image_features), labels);
+}
+
+CoOpTrainStep::CoOpTrainStep(CoOpPromptLearner learner, TextEncoder encoder, const TrainOptions& options)
+    : objective_(std::move(learner), std::move(encoder), options.device, options.dtype), sgd_(objective_, options) {}
+
+TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const TrainingData& data,
+                       const TrainOptions& options) {
+  CoOpObjective objective(learner, encoder, options.device, options.dtype);
+  return train_prompt(objective, data, options);
+}
+
+torch::Tensor coop_text_features(CoOpPromptLearner& learner, TextEncoder& encoder) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor prompts = learner->forward().to(module_dtype(*encoder));
+  return encoder->forward(prompts, learner->eot_index()).to(torch::kFloat32);
+}
+
+}  // namespace pg::worker

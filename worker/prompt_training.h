@@ -1,0 +1,121 @@
+// The training loop every SGD-trained method shares (CoOp, KgCoOp, CoCoOp; DESIGN §1), as CoOp's and
+// CoCoOp's trainers (Dassl) run it: SGD (momentum 0.9, dampening 0, no Nesterov, coupled weight decay
+// 5e-4) over the method's trainable tensors, the learning-rate schedule of lr_schedule.h stepped once
+// per epoch, batches in a fresh random order each epoch, the last partial batch dropped when there are
+// at least batch_size images (Dassl's drop_last). What is trained and what the loss is belong to the
+// method: a TrainingObjective.
+//
+// Randomness is a std::mt19937_64 seeded with options.seed: per epoch it first draws one view per
+// image (when views are given), then a Fisher-Yates permutation of the images. Same seed, same run;
+// a run resumed from a TrainState equals the uninterrupted one.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/coop_defaults.h"
+
+namespace pg::worker {
+
+struct TrainingData {
+  torch::Tensor features;  // [N, E] image features (any float dtype, any device), not normalized
+  torch::Tensor views;     // [V, N, E] augmented views of the same images, or undefined
+  torch::Tensor labels;    // [N] integer class indices in [0, n_cls)
+};
+
+struct TrainReport {
+  std::vector<double> epoch_loss;  // mean training loss of each epoch
+  std::vector<double> epoch_lr;    // learning rate each epoch ran at
+  int64_t steps = 0;               // optimizer steps in all
+  double seconds = 0;              // wall time of the training loop
+};
+
+// Where training stands after an epoch: everything needed to continue it exactly.
+struct TrainState {
+  int next_epoch = 0;
+  std::vector<torch::Tensor> parameters;  // the objective's trainable tensors, float32 on the CPU, in order
+  std::vector<torch::Tensor> momentum;    // SGD's momentum buffers, same order; undefined where none yet
+  std::string rng_state;                  // the trainer's std::mt19937_64, in the standard's text form
+  TrainReport report;                     // of the epochs so far
+};
+
+struct TrainOptions {
+  int epochs = 50;
+  int batch_size = coop_defaults::kBatchSize;
+  double lr = coop_defaults::kLearningRate;
+  double momentum = coop_defaults::kMomentum;
+  double weight_decay = coop_defaults::kWeightDecay;
+  double warmup_lr = coop_defaults::kWarmupLearningRate;
+  int warmup_epochs = coop_defaults::kWarmupEpochs;
+  uint64_t seed = 1;
+  torch::Device device = torch::kCPU;
+  // The text encoder's compute dtype: float32, float16 or bfloat16.
+  torch::Dtype dtype = torch::kFloat32;
+  // Called after every epoch but the last with where training stands; the caller decides whether to
+  // save it (a checkpoint). Called on the training thread; an exception from it stops training.
+  std::function<void(const TrainState&)> on_epoch_end;
+  // Continue from a saved state instead of starting at epoch 0: the result is the same as that of an
+  // uninterrupted run (same RNG draws, same optimizer state; on the CPU with the same thread count,
+  // bit-identical).
+  const TrainState* resume = nullptr;
+};
+
+// What a method trains: its tensors and its loss. The objective has placed its modules on the
+// training device before the loop starts.
+class TrainingObjective {
+ public:
+  virtual ~TrainingObjective() = default;
+  // The tensors SGD updates (float32 leaves that require grad, on the device), always in one order.
+  virtual std::vector<torch::Tensor> parameters() = 0;
+  // Mean loss of a batch: image_features [B, E] float32 and labels [B] int64 on the device -> a 0-dim
+  // float32 tensor with autograd to parameters().
+  virtual torch::Tensor loss(const torch::Tensor& image_features, const torch::Tensor& labels) = 0;
+  // Accumulates d loss / d parameters into their grad() and returns the loss, detached. By default
+  // loss().backward(); a method whose batch does not fit one pass (CoCoOp: B x C prompt sequences)
+  // backpropagates it in parts.
+  virtual torch::Tensor backward_loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
+    const torch::Tensor value = loss(image_features, labels);
+    value.backward();
+    return value.detach();
+  }
+  virtual int64_t num_classes() const = 0;
+  virtual int64_t embed_dim() const = 0;
+};
+
+// Logits [B, n_cls] float32 = logit_scale * normalize(image_features) @ normalize(text_features).T,
+// as CoOp's CustomCLIP (image_features [B, E], text_features [n_cls, E], both float32).
+torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tensor& text_features, double logit_scale);
+
+// One optimisation step of an objective and the SGD state it carries: what train_prompt runs per batch.
+class SgdStep {
+ public:
+  // Checks the options (a pg::Error names the bad one); the optimizer starts at options.lr.
+  SgdStep(TrainingObjective& objective, const TrainOptions& options);
+  // zero_grad, loss, backward, SGD step. Returns the loss (0-dim float32, detached, on the device;
+  // not synchronised). Afterwards each parameter's grad() holds this step's gradient.
+  torch::Tensor step(const torch::Tensor& image_features, const torch::Tensor& labels);
+  void set_lr(double lr);
+  // SGD's momentum buffer of each parameter (undefined before its first update).
+  std::vector<torch::Tensor> momentum_buffers() const;
+  // Restores saved buffers (resuming); undefined entries are skipped.
+  void set_momentum_buffers(const std::vector<torch::Tensor>& buffers);
+
+ private:
+  TrainingObjective& objective_;
+  std::vector<torch::Tensor> parameters_;
+  torch::optim::SGD optimizer_;
+};
+
+// Number of batches per epoch: N / batch_size rounded down when N >= batch_size (the last partial
+// batch is dropped), else 1 (one batch of all N).
+int64_t batches_per_epoch(int64_t num_items, int64_t batch_size);
+
+// Trains the objective in place. Errors (pg::Error): bad options, features/labels/views whose shapes
+// or values do not fit the objective, non-finite features, a loss that becomes NaN or infinite.
+TrainReport train_prompt(TrainingObjective& objective, const TrainingData& data, const TrainOptions& options);
+
+}  // namespace pg::worker
