@@ -165,6 +165,11 @@ void sweep_file_seeds(const fs::path& out) {
         inputs + "datasets: [dtd]\nshots: 1\nseeds: 1\nmethods: [{name: coop, ctx_init: a photo of a}]\n"
                  "search: {samples: 3, seed: 7, space: {coop.lr: {log_uniform: [1e-4, 1e-1]}, "
                  "coop.n_ctx: {choice: [4, 8]}}}\n");
+  write(out / "sweep_file" / "methods.yaml",
+        inputs + "protocol: [cross_dataset, domain_generalization]\ndatasets: all\nsource: imagenet\nshots: [16]\n"
+                 "seeds: [1]\nmethods:\n  - {name: kgcoop, w: [1, 8]}\n  - {name: cocoop, datasets: [eurosat]}\n"
+                 "  - {name: linear_probe, search_steps: 8}\n"
+                 "search: {samples: 2, space: {kgcoop.w: {uniform: [1, 10]}}}\n");
 }
 
 void journal_seeds(const fs::path& out) {

@@ -163,6 +163,7 @@ TaskRunner::Impl::Impl(const RunnerOptions& options)
       store_(options.features_path),
       tokenizer_(text::Tokenizer::from_vocab_file(options.vocab_path)),
       device_(parse_device(options.device)) {
+  if (options_.max_sequences == 0) options_.max_sequences = device_.is_cpu() ? 1 : 4096;
   worker::TextEncoder& encoder = encoder_for(torch::kFloat32);
   if (encoder->options().vocab_size != tokenizer_.vocab_size()) {
     throw Error(options_.checkpoint_path + " has a vocabulary of " + std::to_string(encoder->options().vocab_size) +

@@ -43,7 +43,9 @@ struct RunnerOptions {
   // Seconds between checkpoints of one task (0: after every epoch).
   double checkpoint_every_s = 60;
   // Prompt sequences per text-encoder pass for per-image prompts (CoCoOp: B images x C classes).
-  int64_t max_sequences = 4096;
+  // 0: automatic, one image per pass on the CPU (bigger passes measured slower there: see README) and
+  // 4096 sequences on a GPU (where one image's prompts leave it idle).
+  int64_t max_sequences = 0;
 };
 
 struct TaskResult {

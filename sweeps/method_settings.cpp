@@ -79,6 +79,15 @@ void resolve_coop(json& settings, const SettingsContext& context) {
 
 void resolve_cocoop(json& settings, const SettingsContext&) { canonical_context(settings); }
 
+// The fields of prompt_training.h's SGD loop, in the order their grid axes nest: lr, epochs,
+// batch_size, precision.
+void add_sgd_fields(MethodInfo& method, SettingField epochs, int batch_size) {
+  method.fields.push_back(positive_number("lr", coop_defaults::kLearningRate, "SGD's base learning rate"));
+  method.fields.push_back(std::move(epochs));
+  method.fields.push_back(integer("batch_size", batch_size, 1, "images per SGD step"));
+  method.fields.push_back(precision());
+}
+
 std::vector<MethodInfo> build_table() {
   using namespace coop_defaults;
   MethodInfo zeroshot{"zeroshot", "Zero-shot CLIP", /*trains=*/false, /*transfers=*/true, {}};
@@ -87,27 +96,19 @@ std::vector<MethodInfo> build_table() {
   coop.fields.push_back(boolean("class_specific", false, "class-specific context (CSC): one context per class", "csc"));
   coop.fields.push_back(text("class_token_position", kClassTokenPosition, "where the class name goes",
                              {"end", "middle", "front"}));
-  coop.fields.push_back(positive_number("lr", kLearningRate, "SGD's base learning rate"));
-  coop.fields.push_back(auto_epochs("training epochs; auto: CoOp's schedule (50/100/200 by shots, ImageNet 50)"));
-  coop.fields.push_back(integer("batch_size", kBatchSize, 1, "images per SGD step"));
-  coop.fields.push_back(precision());
+  add_sgd_fields(coop, auto_epochs("training epochs; auto: CoOp's schedule (50/100/200 by shots, ImageNet 50)"),
+                 kBatchSize);
   coop.resolve_combinations = resolve_coop;
 
   // KgCoOp (Yao et al. 2023): CoOp plus w * (1 - mean cos(learned, hand-crafted text features)).
   MethodInfo kgcoop{"kgcoop", "KgCoOp", true, true, prompt_fields(4, "a photo of a")};
   kgcoop.fields.push_back(number_at_least("w", 8.0, 0, "weight of the knowledge-guided term"));
-  kgcoop.fields.push_back(positive_number("lr", kLearningRate, "SGD's base learning rate"));
-  kgcoop.fields.push_back(auto_epochs("training epochs; auto: CoOp's schedule"));
-  kgcoop.fields.push_back(integer("batch_size", kBatchSize, 1, "images per SGD step"));
-  kgcoop.fields.push_back(precision());
+  add_sgd_fields(kgcoop, auto_epochs("training epochs; auto: CoOp's schedule"), kBatchSize);
   kgcoop.resolve_combinations = resolve_coop;
 
   // CoCoOp (Zhou et al. 2022b): the reference's defaults, batch 1 and 10 epochs.
   MethodInfo cocoop{"cocoop", "CoCoOp", true, true, prompt_fields(4, "a photo of a")};
-  cocoop.fields.push_back(positive_number("lr", kLearningRate, "SGD's base learning rate"));
-  cocoop.fields.push_back(integer("epochs", 10, 1, "training epochs"));
-  cocoop.fields.push_back(integer("batch_size", 1, 1, "images per SGD step"));
-  cocoop.fields.push_back(precision());
+  add_sgd_fields(cocoop, integer("epochs", 10, 1, "training epochs"), 1);
   cocoop.resolve_combinations = resolve_cocoop;
 
   // The linear probe of CoOp's lpclip: L2-regularised logistic regression, C searched on val.

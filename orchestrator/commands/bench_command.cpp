@@ -74,10 +74,8 @@ struct Timing {
   double gflops = 0;
 };
 
-Timing time_steps(const BenchOptions& options, bool truncate) {
-  const torch::Device device = parse_device(options.device);
-  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
-  const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
+// A text tower of the benchmark's size with random weights, for the byte-level tokenizer.
+worker::TextEncoder random_encoder(const BenchOptions& options, const text::Tokenizer& tokenizer, bool truncate) {
   worker::TextEncoderOptions encoder_options;
   encoder_options.vocab_size = tokenizer.vocab_size();
   encoder_options.width = options.width;
@@ -87,6 +85,14 @@ Timing time_steps(const BenchOptions& options, bool truncate) {
   encoder_options.truncate_after_eot = truncate;
   worker::TextEncoder encoder(encoder_options);
   encoder->load(worker::random_clip_text_tower(encoder_options, 1), "random text tower");
+  return encoder;
+}
+
+Timing time_steps(const BenchOptions& options, bool truncate) {
+  const torch::Device device = parse_device(options.device);
+  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
+  const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
+  worker::TextEncoder encoder = random_encoder(options, tokenizer, truncate);
 
   worker::CoOpOptions coop;
   coop.n_ctx = options.n_ctx;
@@ -132,14 +138,7 @@ void bench_cocoop(const BenchOptions& options) {
   const torch::Device device = parse_device(options.device);
   const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
   const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
-  worker::TextEncoderOptions encoder_options;
-  encoder_options.vocab_size = tokenizer.vocab_size();
-  encoder_options.width = options.width;
-  encoder_options.layers = options.layers;
-  encoder_options.heads = options.heads > 0 ? options.heads : std::max<int64_t>(1, options.width / 64);
-  encoder_options.embed_dim = options.embed_dim;
-  worker::TextEncoder encoder(encoder_options);
-  encoder->load(worker::random_clip_text_tower(encoder_options, 1), "random text tower");
+  worker::TextEncoder encoder = random_encoder(options, tokenizer, /*truncate=*/true);
   worker::CoOpOptions prompt_options;
   prompt_options.n_ctx = options.n_ctx;
   worker::CoOpPromptLearner prompts(prompt_options, class_names(options.classes, options.name_tokens), tokenizer,

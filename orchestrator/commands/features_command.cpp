@@ -4,6 +4,7 @@
 //           store; --append adds a dataset to an existing store of the same backbone.
 //   info:   a readable summary of a store.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <map>
@@ -33,11 +34,16 @@ struct ImportArguments {
   std::optional<std::string> prompt_template;
   std::string dtype = "float16";
   bool append = false;
+  std::string source;  // a test-only dataset: the dataset whose classes (or a subset) and images it shifts
 };
 
 const std::vector<std::string> kSplits = {"train", "val", "test"};
 
-std::string default_template(const std::string& dataset) {
+std::string default_template(const std::string& dataset, const std::string& source) {
+  if (!source.empty()) return default_template(source, "");
+  for (const auto& shift : sweeps::domain_shift_datasets()) {
+    if (shift.name == dataset) return default_template(shift.source, "");
+  }
   const auto& known = sweeps::benchmark_datasets();
   for (const auto& info : known) {
     if (info.name == dataset) return info.prompt_template;
@@ -87,22 +93,41 @@ void add_train_views(const std::string& views_path, storage::SplitFeatures& trai
 
 void import_features(const ImportArguments& args) {
   // Read and check every input before touching the store, so a mistake leaves it as it was.
-  const std::string prompt_template = args.prompt_template ? *args.prompt_template : default_template(args.dataset);
+  // A test-only dataset (--source) has a test split alone; any other has all three.
+  const std::vector<std::string> splits =
+      args.source.empty() ? kSplits : std::vector<std::string>{"test"};
+  for (const auto& split : kSplits) {
+    const bool wanted = std::find(splits.begin(), splits.end(), split) != splits.end();
+    if (wanted && args.npy_paths.at(split).empty()) {
+      throw Error("--" + split + " is missing: give the " + split + " features (.npy)" +
+                  (args.source.empty() ? std::string("; a test-only dataset takes --source instead") : std::string()));
+    }
+    if (!wanted && !args.npy_paths.at(split).empty()) {
+      throw Error("--" + split + " was given with --source " + args.source +
+                  ": a test-only dataset has a test split alone; drop --" + split);
+    }
+  }
+  const std::string prompt_template =
+      args.prompt_template ? *args.prompt_template : default_template(args.dataset, args.source);
   const sweeps::SplitFile split_file = sweeps::read_split_file(args.split_path);
   storage::DatasetFeatures dataset;
   dataset.name = args.dataset;
   dataset.classnames = sweeps::classnames_by_label(split_file);
   dataset.prompt_template = prompt_template;
-  for (const auto& split : kSplits) dataset.splits[split] = read_split_features(args, split_file, split);
-  const int64_t embed_dim = dataset.splits.at("train").dim;
-  for (const auto& split : kSplits) {
+  dataset.source = args.source;
+  for (const auto& split : splits) dataset.splits[split] = read_split_features(args, split_file, split);
+  const int64_t embed_dim = dataset.splits.at(splits.front()).dim;
+  for (const auto& split : splits) {
     if (dataset.splits.at(split).dim != embed_dim) {
       throw Error(args.npy_paths.at(split) + ": has " + std::to_string(dataset.splits.at(split).dim) +
-                  " columns, but " + args.npy_paths.at("train") + " has " + std::to_string(embed_dim) +
+                  " columns, but " + args.npy_paths.at(splits.front()) + " has " + std::to_string(embed_dim) +
                   "; every split must come from the same backbone");
     }
   }
-  if (!args.train_views_path.empty()) add_train_views(args.train_views_path, dataset.splits.at("train"));
+  if (!args.train_views_path.empty()) {
+    if (!args.source.empty()) throw Error("--train-views was given with --source: a test-only dataset has no train split");
+    add_train_views(args.train_views_path, dataset.splits.at("train"));
+  }
   if (!args.append && file_exists(args.out)) {
     throw Error(args.out + ": already exists; pass --append to add " + args.dataset +
                 " to it, or remove it first to start a new store");
@@ -115,9 +140,12 @@ void import_features(const ImportArguments& args) {
                                      args.append ? storage::WriteMode::append : storage::WriteMode::create);
   writer.write_dataset(dataset);
   writer.close();
-  std::cout << args.out << ": wrote " << args.dataset << " (" << dataset.classnames.size() << " classes, train "
-            << dataset.splits.at("train").rows << ", val " << dataset.splits.at("val").rows << ", test "
-            << dataset.splits.at("test").rows << " rows, D = " << embed_dim << ", " << args.dtype << ")\n";
+  std::cout << args.out << ": wrote " << args.dataset << " (" << dataset.classnames.size() << " classes; rows:";
+  for (size_t i = 0; i < splits.size(); ++i) {
+    std::cout << (i ? ", " : " ") << splits[i] << " " << dataset.splits.at(splits[i]).rows;
+  }
+  std::cout << "; D = " << embed_dim << ", " << args.dtype
+            << (args.source.empty() ? std::string() : ", test-only with the classes of " + args.source) << ")\n";
 }
 
 void print_info(const std::string& path) {
@@ -138,9 +166,10 @@ void print_info(const std::string& path) {
     std::cout << "\n" << name << "\n"
               << "  classes:  " << summary.num_classes << "\n"
               << "  template: \"" << summary.prompt_template << "\"\n"
-              << "  rows:     " << join(rows, ", ") << "\n"
-              << "  views:    " << summary.train_views << " per training image\n"
-              << "  dtype:    " << summary.dtype << "\n";
+              << "  rows:     " << join(rows, ", ") << "\n";
+    if (!summary.source.empty()) std::cout << "  source:   " << summary.source << " (test-only, its classes by name)\n";
+    if (summary.split_rows.count("train")) std::cout << "  views:    " << summary.train_views << " per training image\n";
+    std::cout << "  dtype:    " << summary.dtype << "\n";
   }
 }
 
@@ -158,8 +187,7 @@ void add_import_command(CLI::App& features) {
   command->add_option("--backbone", args->backbone, "CLIP backbone the features came from (e.g. ViT-B/16, RN50)")
       ->required();
   for (const auto& split : kSplits) {
-    command->add_option("--" + split, args->npy_paths[split], split + " features, [N_" + split + ", D] .npy")
-        ->required();
+    command->add_option("--" + split, args->npy_paths[split], split + " features, [N_" + split + ", D] .npy");
   }
   command->add_option("--train-views", args->train_views_path,
                       "Optional augmented training views, [V, N_train, D] .npy (one view is drawn per epoch)");
@@ -169,6 +197,9 @@ void add_import_command(CLI::App& features) {
   command->add_option("--dtype", args->dtype, "Storage precision: float16 (half the size) or float32")
       ->default_val("float16")
       ->check(CLI::IsMember({"float16", "float32"}));
+  command->add_option("--source", args->source,
+                      "A test-only dataset of the domain-generalization protocol (imagenet_sketch...): the dataset "
+                      "whose classes it uses, all or a subset by name (e.g. imagenet); then only --test is given");
   command->add_flag("--append", args->append,
                     "Add the dataset to an existing store (same backbone and D; the dataset must be new)");
   command->callback([args] { import_features(*args); });

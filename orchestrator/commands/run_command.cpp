@@ -27,7 +27,7 @@ struct RunArguments {
   std::string device = "cpu";
   int threads = 0;
   double checkpoint_every_s = 60;
-  int64_t max_sequences = 4096;
+  int64_t max_sequences = 0;
 };
 
 RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& args) {
@@ -152,9 +152,10 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0, 1'000'000));
   command->add_option("--device", args->device, "cpu | cuda | cuda:N")->default_val("cpu");
   command->add_option("--max-sequences", args->max_sequences,
-                      "CoCoOp: prompt sequences (images x classes) per text-encoder pass; bounds memory")
-      ->default_val(4096)
-      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+                      "CoCoOp: prompt sequences (images x classes) per text-encoder pass, bounding memory; 0: one "
+                      "image per pass on the CPU, 4096 sequences on a GPU")
+      ->default_val(0)
+      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
   command->add_option("--checkpoint-every", args->checkpoint_every_s,
                       "Seconds between checkpoints of a running trained task (DIR/checkpoints; 0: every epoch)")
       ->default_val(60)

@@ -107,9 +107,10 @@ void add_train_command(CLI::App& app) {
   command->add_option("--out", args->out_dir, "Folder for the result record and learned prompt")->required();
   command->add_option("--device", args->runner.device, "cpu | cuda | cuda:N")->default_val("cpu");
   command->add_option("--max-sequences", args->runner.max_sequences,
-                      "CoCoOp: prompt sequences (images x classes) per text-encoder pass; bounds memory")
-      ->default_val(4096)
-      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+                      "CoCoOp: prompt sequences (images x classes) per text-encoder pass, bounding memory; 0: one "
+                      "image per pass on the CPU, 4096 sequences on a GPU")
+      ->default_val(0)
+      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
   command->add_flag("--rerun", args->rerun,
                     "Run the task even if its finished record exists (a failed rerun never replaces it)");
   add_threads_option(*command, args->threads);

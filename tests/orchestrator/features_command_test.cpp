@@ -3,6 +3,7 @@
 // and each user mistake exits with code 2 and a message naming the file.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -151,6 +152,34 @@ TEST_F(FeaturesCommandTest, InfoOnNonStore) {
   const auto result = run_promptgrid("features info " + dir_ + "/notes.h5");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   expect_contains(result.output, {dir_ + "/notes.h5: not an HDF5 file"});
+}
+
+}  // namespace
+}  // namespace pg
+
+namespace pg {
+namespace {
+
+TEST_F(FeaturesCommandTest, TestOnlyDatasetWithASourceKeepsItsTestSplitAloneAndSaysItsSource) {
+  ASSERT_EQ(run_promptgrid(import_args("dtd")).exit_code, 0);
+  const std::string shifted = "features import --split " + split_ + " --dataset dtd_sketch --out " + store_ +
+                              " --backbone ViT-B/16 --test " + dir_ + "/test.npy --source dtd --append";
+  const auto result = run_promptgrid(shifted);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const storage::FeatureStoreReader reader(store_);
+  const storage::DatasetSummary summary = reader.summary("dtd_sketch");
+  EXPECT_EQ(summary.source, "dtd");
+  EXPECT_EQ(summary.split_rows, (std::map<std::string, int64_t>{{"test", 3}}));
+  EXPECT_EQ(summary.prompt_template, reader.prompt_template("dtd"));  // the source's template by default
+  EXPECT_TRUE(reader.summary("dtd").source.empty());
+  // A train split with --source, or a dataset without one that lacks its train split, is refused.
+  const auto with_train = run_promptgrid(shifted + " --train " + dir_ + "/train.npy");
+  EXPECT_EQ(with_train.exit_code, 2);
+  expect_contains(with_train.output, {"--train", "test-only"});
+  const auto no_train = run_promptgrid("features import --split " + split_ + " --dataset eurosat --out " + store_ +
+                                       " --backbone ViT-B/16 --test " + dir_ + "/test.npy --append");
+  EXPECT_EQ(no_train.exit_code, 2);
+  expect_contains(no_train.output, {"--train is missing", "--source"});
 }
 
 }  // namespace
