@@ -33,7 +33,8 @@ void TaskSpec::resolve() {
   settings = resolve_settings(info, settings, {dataset, info.trains ? shots : 0, protocol});
   if (is_transfer_protocol(protocol)) {
     if (targets.empty()) {
-      throw Error("task field 'targets' is empty; the " + protocol + " protocol tests on other datasets of the store");
+      throw Error("task field 'targets' is empty; the " + protocol + " protocol tests on other datasets of the store: "
+                  "name them (promptgrid train --targets dtd,eurosat; a sweep takes them from the store)");
     }
     for (size_t i = 0; i < targets.size(); ++i) {
       if (targets[i] == dataset || std::find(targets.begin(), targets.begin() + i, targets[i]) != targets.begin() + i) {

@@ -51,6 +51,7 @@ void add_train_command(CLI::App& app) {
     std::string out_dir;
     sweeps::TaskSpec spec;
     std::vector<std::pair<std::string, std::string>> settings;  // key, text as given
+    std::string targets;  // comma-separated, for the transfer protocols
     bool rerun = false;
     int threads = 0;
   };
@@ -66,8 +67,12 @@ void add_train_command(CLI::App& app) {
   command->add_option("--dataset", args->spec.dataset, "Dataset name in the feature store, e.g. dtd")->required();
   command->add_option("--method", args->spec.method, join(sweeps::method_names(), " | "))->default_val("coop");
   command->add_option("--protocol", args->spec.protocol,
-                      "fewshot (all classes) | base2novel (train on the base half, test on base and novel)")
+                      "fewshot (all classes) | base2novel (train on the base half, test on base and novel) | cross_dataset | "
+                      "domain_generalization (train on --dataset, test on --targets)")
       ->default_val("fewshot");
+  command->add_option("--targets", args->targets,
+                      "cross_dataset / domain_generalization: the datasets of the store to test on, comma-separated "
+                      "(e.g. dtd,eurosat or imagenet_sketch,imagenet_r)");
   command->add_option("--shots", args->spec.shots, "Training images per class (trained methods)")->default_val(16);
   command->add_option("--seed", args->spec.seed,
                       "Seed of the few-shot sample, context init and batch order (0 to 2^63 - 1)")
@@ -117,6 +122,7 @@ void add_train_command(CLI::App& app) {
   command->callback([args] {
     set_torch_threads(args->threads);
     args->spec.settings = settings_from_text(args->spec.method, args->settings);
+    if (!args->targets.empty()) args->spec.targets = split(args->targets, ',');
     TaskRunner runner(args->runner);
     const sweeps::TaskSpec spec = runner.prepare(args->spec);
     nlohmann::json record;
