@@ -271,6 +271,11 @@ void TaskRunner::Impl::fill_inputs(sweeps::TaskSpec& spec) {
 
 sweeps::TaskSpec TaskRunner::Impl::prepare(sweeps::TaskSpec spec) {
   spec.resolve();
+  if (!store_.summary(spec.dataset).split_rows.count("train")) {
+    throw Error(options_.features_path + ": dataset " + spec.dataset + " has no train split (a test-only dataset"
+                " such as imagenet_sketch); test it as a target: --protocol domain_generalization --targets " +
+                spec.dataset);
+  }
   for (const std::string& dataset : spec.targets) {
     if (!store_.summary(dataset).split_rows.count("test")) {
       throw Error(options_.features_path + ": target dataset " + dataset + " has no test split to evaluate on");

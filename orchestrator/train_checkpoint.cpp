@@ -46,17 +46,20 @@ std::optional<worker::TrainState> load_train_checkpoint(const std::string& path,
     state.report.epoch_loss = about.at("epoch_loss").get<std::vector<double>>();
     state.report.epoch_lr = about.at("epoch_lr").get<std::vector<double>>();
     state.report.steps = about.at("steps").get<int64_t>();
-    // Tensors "param.<i>" and "momentum.<i>" (the momentum of a tensor not yet updated is absent).
+    // Tensors "param.<i>" and "momentum.<i>" (the momentum of a tensor not yet updated is absent);
+    // checkpoints of CoOp tasks written before methods shared the loop name them "ctx" and "momentum".
     for (const auto& tensor : file.tensors) {
-      const bool is_parameter = tensor.name.rfind("param.", 0) == 0;
-      const bool is_momentum = tensor.name.rfind("momentum.", 0) == 0;
+      const std::string name = tensor.name == "ctx" ? "param.0" : tensor.name == "momentum" ? "momentum.0" : tensor.name;
+      const bool is_parameter = name.rfind("param.", 0) == 0;
+      const bool is_momentum = name.rfind("momentum.", 0) == 0;
       if (!is_parameter && !is_momentum) continue;
-      const size_t index = std::stoul(tensor.name.substr(tensor.name.find('.') + 1));
+      const size_t index = std::stoul(name.substr(name.find('.') + 1));
       if (index > 4096) throw Error("tensor " + tensor.name + " is out of range");
       auto& list = is_parameter ? state.parameters : state.momentum;
       if (list.size() <= index) list.resize(index + 1);
       list[index] = tensor_of(tensor);
     }
+    if (state.parameters.empty()) throw Error("it holds no trained tensor");
     for (const auto& parameter : state.parameters) {
       if (!parameter.defined()) throw Error("a trained tensor is missing");
     }

@@ -436,12 +436,14 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
     const Run& first = *group.front();
     std::vector<double> vals, accuracies, bases, novels;
     std::set<std::string> inputs;
-    int failed = 0;
+    int failed = 0, finished = 0;
+    bool not_applicable = false;
     for (const Run* run : group) {
       if (!run->ok) {
         ++failed;
         continue;
       }
+      ++finished;
       inputs.insert(run->inputs);
       if (run->val) vals.push_back(*run->val);
       // The test column: few-shot accuracy, base-to-novel H, the transfer protocols' target average.
@@ -451,11 +453,11 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
       } else if (first.protocol == "base2novel" || sweeps::is_transfer_protocol(first.protocol)) {
         const char* headline = first.protocol == "base2novel" ? "harmonic" : "average";
         if (run->metrics.count(headline)) accuracies.push_back(run->metrics.at(headline));
+        not_applicable = not_applicable || run->not_applicable.count(headline) > 0;
       } else {
         accuracies.push_back(run->metrics.at("accuracy"));
       }
     }
-    const size_t finished = std::max(accuracies.size(), bases.size());
     std::vector<TableCell> row = {
         TableCell::label(first.protocol), TableCell::label(first.dataset),
         TableCell::label(first.shots > 0 ? std::to_string(first.shots) : "–"), TableCell::label(first.label),
@@ -472,6 +474,8 @@ Table sweep_table(const std::vector<json>& records, const TableOptions& options)
     if (!bases.empty()) {
       // As in the base-to-novel table: H of the mean base and novel accuracies.
       row.push_back(mean_cell(sweeps::harmonic_mean(mean_std(bases).mean, mean_std(novels).mean), bases.size()));
+    } else if (accuracies.empty() && not_applicable) {
+      row.push_back(TableCell::label(kNotApplicable));
     } else {
       row.push_back(mean_cell(accuracies.empty() ? std::nullopt : std::optional<double>(mean_std(accuracies).mean),
                               accuracies.size()));

@@ -15,9 +15,10 @@ namespace {
 using nlohmann::json;
 using Type = SettingField::Type;
 
-SettingField integer(std::string key, int value, int minimum, std::string help) {
+SettingField integer(std::string key, int value, int minimum, std::string help, int maximum = 1'000'000) {
   SettingField field{std::move(key), Type::integer, value, std::move(help)};
   field.minimum = minimum;
+  field.maximum = maximum;
   return field;
 }
 SettingField positive_number(std::string key, double value, std::string help) {
@@ -53,7 +54,8 @@ SettingField precision() {
 
 // CoOp's prompt-learner fields, shared by the methods built on its learner.
 std::vector<SettingField> prompt_fields(int n_ctx, const std::string& ctx_init) {
-  return {integer("n_ctx", n_ctx, 0, "number of context vectors, 1 or more (ignored with ctx_init)"),
+  // 77 tokens hold SOT, the context, at least one name token, '.' and EOT.
+  return {integer("n_ctx", n_ctx, 0, "number of context vectors, 1 or more (ignored with ctx_init)", 73),
           text("ctx_init", ctx_init, "words whose embeddings initialise the context; empty: random N(0, 0.02)")};
 }
 
@@ -90,9 +92,9 @@ void add_sgd_fields(MethodInfo& method, SettingField epochs, int batch_size) {
 
 std::vector<MethodInfo> build_table() {
   using namespace coop_defaults;
-  MethodInfo zeroshot{"zeroshot", "Zero-shot CLIP", /*trains=*/false, /*transfers=*/true, {}};
+  MethodInfo zeroshot{"zeroshot", "Zero-shot CLIP", /*trains=*/false, {}};
 
-  MethodInfo coop{"coop", "CoOp", true, true, prompt_fields(kContextVectors, "")};
+  MethodInfo coop{"coop", "CoOp", true, prompt_fields(kContextVectors, "")};
   coop.fields.push_back(boolean("class_specific", false, "class-specific context (CSC): one context per class", "csc"));
   coop.fields.push_back(text("class_token_position", kClassTokenPosition, "where the class name goes",
                              {"end", "middle", "front"}));
@@ -101,19 +103,19 @@ std::vector<MethodInfo> build_table() {
   coop.resolve_combinations = resolve_coop;
 
   // KgCoOp (Yao et al. 2023): CoOp plus w * (1 - mean cos(learned, hand-crafted text features)).
-  MethodInfo kgcoop{"kgcoop", "KgCoOp", true, true, prompt_fields(4, "a photo of a")};
+  MethodInfo kgcoop{"kgcoop", "KgCoOp", true, prompt_fields(4, "a photo of a")};
   kgcoop.fields.push_back(number_at_least("w", 8.0, 0, "weight of the knowledge-guided term"));
   add_sgd_fields(kgcoop, auto_epochs("training epochs; auto: CoOp's schedule"), kBatchSize);
   kgcoop.resolve_combinations = resolve_coop;
 
   // CoCoOp (Zhou et al. 2022b): the reference's defaults, batch 1 and 10 epochs.
-  MethodInfo cocoop{"cocoop", "CoCoOp", true, true, prompt_fields(4, "a photo of a")};
+  MethodInfo cocoop{"cocoop", "CoCoOp", true, prompt_fields(4, "a photo of a")};
   add_sgd_fields(cocoop, integer("epochs", 10, 1, "training epochs"), 1);
   cocoop.resolve_combinations = resolve_cocoop;
 
   // The linear probe of CoOp's lpclip: L2-regularised logistic regression, C searched on val.
-  MethodInfo probe{"linear_probe", "Linear probe", true, /*transfers=*/false, {}};
-  probe.fields.push_back(integer("search_steps", 8, 0, "bisection steps of the C search after the 7-value sweep"));
+  MethodInfo probe{"linear_probe", "Linear probe", true, {}};
+  probe.fields.push_back(integer("search_steps", 8, 0, "bisection steps of the C search after the 7-value sweep", 50));
 
   return {zeroshot, coop, kgcoop, cocoop, probe};
 }
@@ -121,8 +123,9 @@ std::vector<MethodInfo> build_table() {
 std::string type_words(const SettingField& field) {
   switch (field.type) {
     case Type::integer:
-      return std::string(field.accepts_auto ? "auto or " : "") + "a whole number >= " +
-             std::to_string(static_cast<int>(field.minimum) + (field.accepts_auto ? 1 : 0));
+      return std::string(field.accepts_auto ? "auto or " : "") + "a whole number from " +
+             std::to_string(static_cast<int>(field.minimum) + (field.accepts_auto ? 1 : 0)) + " to " +
+             std::to_string(static_cast<int64_t>(field.maximum));
     case Type::number:
       return std::string("a number ") + (field.exclusive_minimum ? "> " : ">= ") + format_number(field.minimum);
     case Type::boolean:
@@ -148,7 +151,8 @@ void check_field(const SettingField& field, json& value) {
       if (!value.is_number_integer()) wrong();
       const int64_t v = value.get<int64_t>();
       const bool is_auto = field.accepts_auto && v == 0;
-      if (!is_auto && (v < static_cast<int64_t>(field.minimum) + (field.accepts_auto ? 1 : 0) || v > 1'000'000'000)) {
+      if (!is_auto && (v < static_cast<int64_t>(field.minimum) + (field.accepts_auto ? 1 : 0) ||
+                       v > static_cast<int64_t>(field.maximum))) {
         wrong();
       }
       return;
@@ -199,6 +203,16 @@ json resolve_settings(const MethodInfo& method, json settings, const SettingsCon
   if (settings.is_null()) settings = json::object();
   if (!settings.is_object()) {
     throw Error("the settings of method " + method.name + " are " + settings.dump() + "; expected a mapping of fields");
+  }
+  // An explicit n_ctx means a random context of that length: with a method whose default init is words
+  // ("a photo of a" sets the length) it would be ignored without a word.
+  const auto init = std::find_if(method.fields.begin(), method.fields.end(),
+                                 [](const SettingField& f) { return f.key == "ctx_init"; });
+  if (init != method.fields.end() && settings.contains("n_ctx") && !settings.contains("ctx_init") &&
+      !init->default_value.get<std::string>().empty()) {
+    throw Error("task field 'n_ctx' is given, but " + method.name + " initialises its context from \"" +
+                init->default_value.get<std::string>() + "\", which sets the length; add ctx_init: \"\" for a random " +
+                "context of n_ctx vectors");
   }
   json resolved = json::object();
   for (const auto& [key, value] : settings.items()) {

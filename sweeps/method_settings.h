@@ -22,6 +22,7 @@ struct SettingField {
   std::string help;                  // what the value means, for --help and errors
   std::vector<std::string> choices;  // text fields: the allowed values (empty: any UTF-8 text)
   double minimum = 0;                // integer and number fields: the smallest allowed value
+  double maximum = 1e9;              // integer fields: the largest allowed value
   bool exclusive_minimum = false;    // number fields: the value must exceed `minimum`
   bool accepts_auto = false;         // "auto" in a sweep file means 0: resolved per task
   std::string file_key;              // the sweep file's key when it differs from `key` ("csc")
@@ -33,9 +34,6 @@ struct MethodInfo {
   std::string label;  // in tables: "CoOp"
   // Trained on a few-shot sample: the task has shots and a seed. Zero-shot CLIP is not.
   bool trains = true;
-  // Classifies classes it was not trained on (novel classes, other datasets' classes). The linear
-  // probe does not: its novel column is "not applicable".
-  bool transfers_to_new_classes = true;
   std::vector<SettingField> fields;
   // Checks across fields and task facts, and canonical forms, after every field was checked alone;
   // may be null.

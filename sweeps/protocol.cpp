@@ -36,7 +36,13 @@ std::vector<std::string> missing_metrics(const nlohmann::json& record) {
   const auto metrics = record.find("metrics");
   const auto not_applicable = record.find("not_applicable");
   std::vector<std::string> missing;
-  for (const auto& name : protocol_metrics(protocol)) {
+  std::vector<std::string> wanted = protocol_metrics(protocol);
+  if (is_transfer_protocol(protocol) && spec->contains("targets") && (*spec)["targets"].is_array()) {
+    for (const auto& target : (*spec)["targets"]) {
+      if (target.is_string()) wanted.push_back(target_metric(target.get<std::string>()));
+    }
+  }
+  for (const auto& name : wanted) {
     const bool present = metrics != record.end() && metrics->is_object() && metrics->contains(name) &&
                          (*metrics)[name].is_number();
     const bool excused = not_applicable != record.end() && not_applicable->is_array() &&

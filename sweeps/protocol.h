@@ -18,7 +18,7 @@
 
 namespace pg::sweeps {
 
-// "fewshot", "base2novel".
+// "fewshot", "base2novel", "cross_dataset", "domain_generalization".
 const std::vector<std::string>& protocol_names();
 // The metrics a finished record of `protocol` carries, in percent; a pg::Error for an unknown protocol.
 // (The transfer protocols also carry target.<dataset> per target.)

@@ -555,9 +555,9 @@ std::vector<TaskSpec> expand_sweep(const Sweep& sweep, const std::vector<Dataset
   }
   for (const auto& method : sweep.methods) {
     for (const auto& name : method.only_datasets) {
-      if (std::none_of(store.begin(), store.end(), [&](const DatasetFacts& f) { return f.name == name; })) {
+      if (std::find(available.begin(), available.end(), name) == available.end()) {
         throw Error(method.where + ": 'datasets' names " + name + ", which " + sweep.features +
-                    " does not hold; it holds: " + join(available, ", "));
+                    " does not hold with a train split; it holds to train on: " + join(available, ", "));
       }
     }
   }
@@ -581,6 +581,7 @@ std::vector<TaskSpec> expand_sweep(const Sweep& sweep, const std::vector<Dataset
     }
     if (seen.insert(spec.to_json().dump()).second) tasks.push_back(std::move(spec));
   };
+  std::set<const MethodSetting*> used;  // entries that gave at least one task
   for (const auto& protocol : sweep.protocols) {
     const bool transfer = is_transfer_protocol(protocol);
     std::vector<std::string> targets;
@@ -596,6 +597,7 @@ std::vector<TaskSpec> expand_sweep(const Sweep& sweep, const std::vector<Dataset
                                                        dataset->name) == method.only_datasets.end()) {
           continue;
         }
+        used.insert(&method);
         TaskSpec spec;
         spec.method = method.name;
         spec.protocol = protocol;
@@ -619,6 +621,13 @@ std::vector<TaskSpec> expand_sweep(const Sweep& sweep, const std::vector<Dataset
           }
         }
       }
+    }
+  }
+  for (const auto& method : sweep.methods) {
+    if (used.count(&method) == 0) {
+      throw Error(method.where + ": this entry's 'datasets' (" + join(method.only_datasets, ", ") +
+                  ") meet none of the datasets the sweep trains on; so it gives no task (name datasets of "
+                  "'datasets', or the transfer protocols' source)");
     }
   }
   return tasks;

@@ -295,3 +295,26 @@ TEST_F(SweepFile, SearchSpacesReachEveryMethodsNumberFields) {
 
 }  // namespace
 }  // namespace pg::sweeps
+
+namespace pg::sweeps {
+namespace {
+
+TEST_F(SweepFile, SettingsThatWouldBeIgnoredOrGiveNoTaskAreErrors) {
+  const std::string head = "datasets: [dtd]\nshots: [1]\nseeds: [1]\n";
+  // kgcoop's context comes from "a photo of a": an n_ctx alone would be silently ignored.
+  const std::string ignored =
+      testing::error_message([&] { expand_sweep(parse(head + "methods: [{name: kgcoop, n_ctx: [4, 8]}]\n"), store()); });
+  EXPECT_NE(ignored.find("ctx_init: \"\""), std::string::npos) << ignored;
+  EXPECT_EQ(expand_sweep(parse(head + "methods: [{name: kgcoop, n_ctx: [4, 8], ctx_init: \"\"}]\n"), store()).size(), 2u);
+  // An entry limited to datasets the sweep does not train on gives no task.
+  const std::string none = testing::error_message(
+      [&] { expand_sweep(parse(head + "methods: [{name: coop}, {name: cocoop, datasets: [eurosat]}]\n"), store()); });
+  EXPECT_NE(none.find("gives no task"), std::string::npos) << none;
+  // A context longer than a prompt can hold is refused before any tensor is made.
+  const std::string huge =
+      testing::error_message([&] { expand_sweep(parse(head + "methods: [{name: coop, n_ctx: 1000000000}]\n"), store()); });
+  EXPECT_NE(huge.find("from 0 to 73"), std::string::npos) << huge;
+}
+
+}  // namespace
+}  // namespace pg::sweeps

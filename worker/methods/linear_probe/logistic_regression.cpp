@@ -128,7 +128,12 @@ LogisticRegressionFit fit_logistic_regression(const torch::Tensor& features_in, 
       step *= 0.5;
     }
     if (!decreased) {
-      // No representable decrease is left: the optimum to float64 precision, if the gradient agrees.
+      if (!memory.empty()) {  // a stale curvature estimate: start over from steepest descent once
+        memory.clear();
+        continue;
+      }
+      // No representable decrease is left even downhill: the optimum to float64 precision, if the
+      // gradient agrees.
       fit.stop_reason = "no further decrease in float64";
       fit.converged = max_abs(gradient) <= precision_gradient;
       break;

@@ -18,7 +18,10 @@ struct LogisticRegressionOptions {
   double c = 1.0;            // inverse regularisation strength, > 0
   int max_iterations = 20000;
   int history = 20;          // L-BFGS memory
-  // Converged when max |dJ| <= gradient_tolerance * max(1, N) (N = samples).
+  // Converged when max |dJ| <= gradient_tolerance * max(1, N) (N = samples), or when J no longer
+  // decreases in float64 (10 iterations, or not even along the gradient) with max |dJ| <= 1e4 times
+  // that: near the optimum of a flat objective (large C) float64 runs out before the gradient does.
+  // stop_reason says which.
   double gradient_tolerance = 1e-11;
 };
 
