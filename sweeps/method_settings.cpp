@@ -215,7 +215,10 @@ json resolve_settings(const MethodInfo& method, json settings, const SettingsCon
                 "context of n_ctx vectors");
   }
   json resolved = json::object();
-  for (const auto& [key, value] : settings.items()) {
+  for (const auto& item : settings.items()) {
+    // Named copies: a lambda may not capture a structured binding before C++20 (clang refuses it).
+    const std::string key = item.key();
+    const json& value = item.value();
     const auto known = std::find_if(method.fields.begin(), method.fields.end(), [&](const SettingField& f) {
       return f.key == key || f.name_in_file() == key;
     });

@@ -20,7 +20,9 @@ nlohmann::json settings_from_text(const std::string& method_name,
                                   const std::vector<std::pair<std::string, std::string>>& given) {
   const sweeps::MethodInfo& method = sweeps::find_method(method_name);
   nlohmann::json settings = nlohmann::json::object();
-  for (const auto& [key, text] : given) {
+  for (const auto& entry : given) {
+    const std::string& key = entry.first;  // not a structured binding: the lambda below captures it
+    const std::string& text = entry.second;
     const auto field = std::find_if(method.fields.begin(), method.fields.end(), [&](const sweeps::SettingField& f) {
       return f.key == key || f.name_in_file() == key;
     });
