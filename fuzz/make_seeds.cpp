@@ -2,8 +2,14 @@
 // made with promptgrid's own writers and cut down from ../shared/data where it is present.
 //   make_seeds <corpus folder> [<shared data folder>]
 // Each target gets <corpus folder>/<target>/ (pickle, torch_archive, safetensors, npy, split_file,
-// bpe_vocabulary, feature_store).
+// bpe_vocabulary, feature_store, sweep_file, journal, image).
 #include <zlib.h>
+
+// jpeglib.h needs size_t and FILE declared first.
+#include <cstdio>
+#include <jpeglib.h>
+
+#include <cstdlib>
 
 #include <filesystem>
 #include <fstream>
@@ -181,6 +187,99 @@ void journal_seeds(const fs::path& out) {
   write(out / "journal" / "torn.jsonl", one + two.substr(0, two.size() / 2));
 }
 
+// A PNG chunk: length, type, data, CRC-32 of type and data.
+std::string png_chunk(const std::string& type, const std::string& data) {
+  auto be32 = [](uint32_t v) {
+    return std::string{static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+                       static_cast<char>(v)};
+  };
+  const std::string body = type + data;
+  const uint32_t crc = crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
+  return be32(static_cast<uint32_t>(data.size())) + body + be32(crc);
+}
+
+// A small PNG of `rows` (each row's bytes already packed, without the filter byte): filter 0, zlib.
+// Interlaced: `rows` are the rows of the Adam7 passes, in order.
+std::string tiny_png(int width, int height, int bit_depth, int color_type, const std::vector<std::string>& rows,
+                     const std::string& palette = "", bool interlaced = false) {
+  std::string raw;
+  for (const std::string& row : rows) raw += '\0' + row;
+  std::string compressed(compressBound(static_cast<uLong>(raw.size())), '\0');
+  uLongf length = static_cast<uLongf>(compressed.size());
+  compress2(reinterpret_cast<Bytef*>(compressed.data()), &length, reinterpret_cast<const Bytef*>(raw.data()),
+            static_cast<uLong>(raw.size()), 9);
+  compressed.resize(length);
+  std::string header;
+  for (const uint32_t v : {static_cast<uint32_t>(width), static_cast<uint32_t>(height)}) {
+    for (int shift = 24; shift >= 0; shift -= 8) header += static_cast<char>(v >> shift);
+  }
+  header += {static_cast<char>(bit_depth), static_cast<char>(color_type), 0, 0, static_cast<char>(interlaced)};
+  std::string png = "\x89PNG\r\n\x1a\n" + png_chunk("IHDR", header);
+  if (!palette.empty()) png += png_chunk("PLTE", palette);
+  return png + png_chunk("IDAT", compressed) + png_chunk("IEND", "");
+}
+
+// A small JPEG of a gradient, compressed in memory by libjpeg with the given colour space and options.
+// Colour JPEGs have their luma sampled `h` x `v` times as often as chroma (2x2: 4:2:0, 2x1: 4:2:2).
+std::string tiny_jpeg(int width, int height, J_COLOR_SPACE space, int components, bool progressive, int h, int v) {
+  jpeg_compress_struct cinfo{};
+  jpeg_error_mgr error{};
+  cinfo.err = jpeg_std_error(&error);  // a seed writer: libjpeg's default (exit on error) is fine here
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = static_cast<JDIMENSION>(width);
+  cinfo.image_height = static_cast<JDIMENSION>(height);
+  cinfo.input_components = components;
+  cinfo.in_color_space = space;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, 80, TRUE);
+  if (components == 3) {
+    cinfo.comp_info[0].h_samp_factor = h;
+    cinfo.comp_info[0].v_samp_factor = v;
+  }
+  if (progressive) jpeg_simple_progression(&cinfo);
+  jpeg_start_compress(&cinfo, TRUE);
+  std::vector<unsigned char> row(static_cast<size_t>(width) * components);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    for (size_t i = 0; i < row.size(); ++i) row[i] = static_cast<unsigned char>(i * 9 + cinfo.next_scanline * 17);
+    JSAMPROW pointer = row.data();
+    jpeg_write_scanlines(&cinfo, &pointer, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string bytes(reinterpret_cast<const char*>(buffer), size);
+  std::free(buffer);
+  return bytes;
+}
+
+void image_seeds(const fs::path& out, const fs::path& shared) {
+  using namespace std::string_literals;  // the rows hold zero bytes
+  const fs::path dir = out / "image";
+  write(dir / "rgb_3x2.png", tiny_png(3, 2, 8, 2, {"\x10\x20\x30\x40\x50\x60\x70\x80\x90"s, "abcdefghi"s}));
+  write(dir / "gray1_9x2.png", tiny_png(9, 2, 1, 0, {"\xa5\x80"s, "\x3c\x00"s}));
+  // 2x2 Adam7: pass 1 has pixel (0, 0), pass 6 pixel (1, 0), pass 7 row 1; the other passes are empty.
+  write(dir / "gray16_2x2_interlaced.png",
+        tiny_png(2, 2, 16, 0, {"\x01\x02"s, "\x03\x04"s, "\x05\x06\x07\x08"s}, "", true));
+  write(dir / "palette2_5x2.png",
+        tiny_png(5, 2, 2, 3, {"\x1b\x40"s, "\xe4\x00"s}, "\xff\x00\x00\x00\xff\x00\x00\x00\xff"s));
+  write(dir / "rgba16_1x1.png", tiny_png(1, 1, 16, 6, {"\x01\x02\x03\x04\x05\x06\xff\xff"s}));
+  write(dir / "la_2x1.png", tiny_png(2, 1, 8, 4, {"\x80\x00\x40\xc0"s}));
+  write(dir / "baseline_420.jpg", tiny_jpeg(17, 11, JCS_RGB, 3, false, 2, 2));
+  write(dir / "progressive_422.jpg", tiny_jpeg(9, 16, JCS_RGB, 3, true, 2, 1));
+  write(dir / "baseline_444.jpg", tiny_jpeg(8, 8, JCS_RGB, 3, false, 1, 1));
+  write(dir / "gray.jpg", tiny_jpeg(12, 5, JCS_GRAYSCALE, 1, false, 1, 1));
+  write(dir / "cmyk.jpg", tiny_jpeg(6, 6, JCS_CMYK, 4, false, 1, 1));
+  // The reference pipeline's own test images (the larger ones reach the fuzzer cut to -max_len).
+  if (fs::exists(shared / "golden/preprocess")) {
+    for (const auto& entry : fs::directory_iterator(shared / "golden/preprocess")) {
+      fs::remove(dir / entry.path().filename());  // the shared copies are read-only
+      fs::copy_file(entry.path(), dir / entry.path().filename());
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +297,7 @@ int main(int argc, char** argv) {
     feature_store_seeds(out);
     sweep_file_seeds(out);
     journal_seeds(out);
+    image_seeds(out, shared);
   } catch (const pg::Error& e) {
     std::cerr << "make_seeds: " << e.what() << "\n";
     return 1;

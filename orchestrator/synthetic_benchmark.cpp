@@ -1,5 +1,7 @@
 #include "orchestrator/synthetic_benchmark.h"
 
+#include <filesystem>
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
@@ -12,6 +14,7 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "orchestrator/synthetic_images.h"
 #include "storage/feature_store.h"
 #include "sweeps/catalog.h"
 #include "worker/clip/random_clip.h"
@@ -92,7 +95,15 @@ void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchm
   encoder_options.heads = std::max<int64_t>(1, options.width / 64);
   encoder_options.layers = options.layers;
   encoder_options.embed_dim = options.embed_dim;
-  const worker::StateDict state = worker::random_clip_text_tower(encoder_options, options.seed);
+  worker::StateDict state = worker::random_clip_text_tower(encoder_options, options.seed);
+  // A small ResNet: random convolutions and pooling respond to texture, which the synthetic images are.
+  worker::ModifiedResNetOptions image_options;
+  image_options.layers = {1, 1, 1, 1};
+  image_options.width = options.image_width;
+  image_options.heads = std::max<int64_t>(1, options.image_width * 32 / 64);
+  image_options.input_resolution = 64;
+  image_options.embed_dim = options.embed_dim;
+  state.merge(worker::random_clip_resnet_tower(image_options, options.seed + 1));
   worker::write_safetensors(files.checkpoint, state);
   worker::TextEncoder encoder = worker::load_text_encoder(files.checkpoint);
 
@@ -175,6 +186,12 @@ void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchm
     log_info("synth: " + shift.name + ": test-only, " + std::to_string(kept.size()) + " classes of " + shift.source);
   }
   writer.close();
+
+  SyntheticImagesOptions images;
+  images.images_folder = files.images;
+  images.split_file = files.split_file;
+  images.seed = options.seed;
+  log_info("synth: " + std::to_string(write_synthetic_images(images)) + " texture images in " + files.images);
 }
 
 }  // namespace
@@ -182,9 +199,10 @@ void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchm
 SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOptions& options) {
   if (options.out_dir.empty()) throw Error("synth: --out is empty; name a folder for the synthetic benchmark");
   SyntheticBenchmarkFiles files{options.out_dir + "/clip.safetensors", options.out_dir + "/vocab_bytes.txt",
-                                options.out_dir + "/features.h5"};
+                                options.out_dir + "/features.h5", options.out_dir + "/images",
+                                options.out_dir + "/split_zhou_DescribableTextures.json"};
   if (!options.force) {
-    for (const std::string& path : {files.checkpoint, files.vocab, files.features}) {
+    for (const std::string& path : {files.checkpoint, files.vocab, files.features, files.images, files.split_file}) {
       if (file_exists(path)) {
         throw Error("synth: " + path + " already exists; pass --force to replace it, or write to another --out");
       }
@@ -195,7 +213,11 @@ SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOption
   try {
     write_files(options, files);
   } catch (...) {
-    for (const std::string& path : {files.checkpoint, files.vocab, files.features}) remove_file_quietly(path);
+    for (const std::string& path : {files.checkpoint, files.vocab, files.features, files.split_file}) {
+      remove_file_quietly(path);
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(files.images, ignored);
     if (created_folder) ::rmdir(options.out_dir.c_str());  // only succeeds when empty
     throw;
   }

@@ -1,6 +1,7 @@
-// The built-in default benchmark: a small random CLIP text tower and a feature store of synthetic
-// datasets named and sized like the real 11 (class counts of DESIGN §1), so that promptgrid runs end to
-// end with no downloads and no GPU.
+// The built-in default benchmark: a small random CLIP (text and image towers) and a feature store of
+// synthetic datasets named and sized like the real 11 (class counts of DESIGN §1), so that promptgrid
+// runs end to end with no downloads and no GPU; plus a small image dataset of textures with its split
+// file (orchestrator/synthetic_images.h), for `features extract` to run on.
 //
 // The image features are not noise: for each dataset a hidden "true" context of 16 vectors is put in
 // front of every class name, the text encoder turns those prompts into class directions, and each
@@ -28,6 +29,8 @@ struct SyntheticBenchmarkOptions {
   int64_t width = 64;
   int64_t layers = 2;
   int64_t embed_dim = 64;
+  // Image tower of the random CLIP: a small ResNet (one block per stage, 64 px) for the synthetic images.
+  int64_t image_width = 16;
   int64_t hidden_context = 16;   // length of the hidden true context
   double hidden_context_std = 0.1;
   int train_per_class = 20;      // enough for 16 shots
@@ -40,12 +43,14 @@ struct SyntheticBenchmarkOptions {
 };
 
 struct SyntheticBenchmarkFiles {
-  std::string checkpoint;  // <out>/clip.safetensors
+  std::string checkpoint;  // <out>/clip.safetensors (text and image towers)
   std::string vocab;       // <out>/vocab_bytes.txt (a vocabulary with no merges: byte-level)
   std::string features;    // <out>/features.h5
+  std::string images;      // <out>/images: the texture images, one folder per class
+  std::string split_file;  // <out>/split_zhou_DescribableTextures.json: their CoOp split file
 };
 
-// Writes the three files, each published whole; if anything fails, the files this call wrote are
+// Writes the files, each published whole; if anything fails, the files this call wrote are
 // removed again (and out_dir, if it created it and it is empty), so a failure leaves no half-filled folder.
 SyntheticBenchmarkFiles write_synthetic_benchmark(const SyntheticBenchmarkOptions& options);
 

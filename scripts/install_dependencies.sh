@@ -9,6 +9,8 @@ packages=(
   libhdf5-dev                        # feature store, learned prompts
   nlohmann-json3-dev libcli11-dev zlib1g-dev
   libyaml-cpp-dev                    # sweep files
+  libjpeg62-turbo-dev libpng-dev     # image decoding (worker/image), the libraries PIL uses on Debian 12
+  python3-pil python3-numpy          # tests only: tests/image checks the image pipeline against PIL itself
   libopenmpi-dev openmpi-bin         # the coordinator and workers of `promptgrid run` (mpirun)
   gnuplot-nox                        # few-shot curves (PNG and SVG) under <out>/plots
   texlive-latex-base texlive-latex-recommended  # the test that the LaTeX tables compile (booktabs)

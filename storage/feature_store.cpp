@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -189,11 +190,15 @@ struct SplitLayout {
   int64_t rows = 0;
   FeatureDtype dtype = FeatureDtype::float32;
   int64_t num_views = 0;
+  int64_t skipped = 0;  // images of the split file left out (skipped_rows)
 };
 
 struct SplitHandles {
   Hdf5Handle group, features, labels, paths, views;
+  Hdf5Handle skipped_rows, skipped_paths, skipped_reasons;  // all or none
 };
+
+const char* const kSkippedNames[] = {"skipped_rows", "skipped_paths", "skipped_reasons"};
 
 SplitLayout inspect_split(const SplitHandles& handles, const std::string& path, const RootInfo& root,
                           const std::string& prefix) {
@@ -243,7 +248,48 @@ SplitLayout inspect_split(const SplitHandles& handles, const std::string& path, 
     check_dataset_storage(handles.views.get(), views_location);
     layout.num_views = views_shape[0];
   }
+  if (handles.skipped_rows.valid()) {
+    const std::string rows_location = where(path, prefix + "/skipped_rows");
+    layout.skipped = dataset_shape(handles.skipped_rows.get(), 1, rows_location)[0];
+    if (dataset_type_class(handles.skipped_rows.get(), rows_location) != H5T_INTEGER) {
+      throw Error(rows_location + ": expected integers (the skipped images' rows in the split file)");
+    }
+    check_dataset_storage(handles.skipped_rows.get(), rows_location);
+    for (const auto& [name, handle] : {std::pair{"skipped_paths", &handles.skipped_paths},
+                                       std::pair{"skipped_reasons", &handles.skipped_reasons}}) {
+      const std::string location = where(path, prefix + "/" + name);
+      const int64_t count = dataset_shape(handle->get(), 1, location)[0];
+      if (count != layout.skipped) {
+        throw Error(location + ": has " + std::to_string(count) + " entries, but skipped_rows has " +
+                    std::to_string(layout.skipped));
+      }
+      if (dataset_type_class(handle->get(), location) != H5T_STRING) throw Error(location + ": expected strings");
+    }
+  }
   return layout;
+}
+
+// The images a split left out, checked: rows in the split file are distinct and increasing.
+std::vector<SkippedImage> read_skipped(const SplitHandles& handles, const SplitLayout& layout,
+                                       const std::string& path, const std::string& prefix) {
+  std::vector<SkippedImage> skipped;
+  if (layout.skipped == 0) return skipped;
+  const std::string rows_location = where(path, prefix + "/skipped_rows");
+  std::vector<int64_t> rows(static_cast<size_t>(layout.skipped));
+  check_hdf5(H5Dread(handles.skipped_rows.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()),
+             rows_location, "reading the rows");
+  const std::vector<std::string> paths =
+      read_string_dataset(handles.skipped_paths.get(), where(path, prefix + "/skipped_paths"));
+  const std::vector<std::string> reasons =
+      read_string_dataset(handles.skipped_reasons.get(), where(path, prefix + "/skipped_reasons"));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] < 0 || (i > 0 && rows[i] <= rows[i - 1])) {
+      throw Error(rows_location + ": entry " + std::to_string(i) + " is row " + std::to_string(rows[i]) +
+                  "; rows must be increasing split-file indices");
+    }
+    skipped.push_back({rows[i], paths[i], reasons[i]});
+  }
+  return skipped;
 }
 
 SplitHandles open_split(hid_t dataset_group, const std::string& path, const std::string& dataset,
@@ -259,6 +305,14 @@ SplitHandles open_split(hid_t dataset_group, const std::string& path, const std:
       throw Error(where(path, prefix + "/views") + ": augmented views are only stored for the train split");
     }
     handles.views = open_dataset(handles.group.get(), "views", where(path, prefix + "/views"));
+  }
+  bool any_skipped = false;
+  for (const char* name : kSkippedNames) any_skipped = any_skipped || link_exists(handles.group.get(), name);
+  if (any_skipped) {
+    handles.skipped_rows = open_dataset(handles.group.get(), "skipped_rows", where(path, prefix + "/skipped_rows"));
+    handles.skipped_paths = open_dataset(handles.group.get(), "skipped_paths", where(path, prefix + "/skipped_paths"));
+    handles.skipped_reasons =
+        open_dataset(handles.group.get(), "skipped_reasons", where(path, prefix + "/skipped_reasons"));
   }
   return handles;
 }
@@ -343,6 +397,7 @@ struct FeatureStoreWriter::Impl {
   void write(const DatasetFeatures& dataset);
   void validate(const DatasetFeatures& dataset) const;
   void write_split(hid_t dataset_group, const std::string& prefix, const SplitFeatures& split) const;
+  void write_skipped(hid_t split_group, const std::string& prefix, const std::vector<SkippedImage>& skipped) const;
   void write_floats(hid_t parent, const std::string& name, const std::vector<hsize_t>& dims,
                     const std::vector<float>& values, const std::string& location) const;
   // Drops the temporary file without publishing it; the store at `path` stays as it was.
@@ -488,6 +543,18 @@ void FeatureStoreWriter::Impl::validate(const DatasetFeatures& dataset) const {
       require_utf8(split.paths[i], where(path, prefix + "/paths") + ": row " + std::to_string(i),
                    "image paths must be UTF-8 text");
     }
+    for (size_t i = 0; i < split.skipped.size(); ++i) {
+      const SkippedImage& image = split.skipped[i];
+      if (image.split_row < 0 || (i > 0 && image.split_row <= split.skipped[i - 1].split_row)) {
+        throw Error(where(path, prefix + "/skipped_rows") + ": entry " + std::to_string(i) + " is row " +
+                    std::to_string(image.split_row) + "; rows must be increasing split-file indices",
+                    ErrorKind::internal);
+      }
+      require_utf8(image.path, where(path, prefix + "/skipped_paths") + ": entry " + std::to_string(i),
+                   "image paths must be UTF-8 text");
+      require_utf8(image.reason, where(path, prefix + "/skipped_reasons") + ": entry " + std::to_string(i),
+                   "reasons must be UTF-8 text");
+    }
   }
 }
 
@@ -500,7 +567,7 @@ void FeatureStoreWriter::Impl::write_floats(hid_t parent, const std::string& nam
   std::vector<hsize_t> chunk = dims;
   for (int i = 0; i + 2 < rank; ++i) chunk[static_cast<size_t>(i)] = 1;
   chunk[static_cast<size_t>(rank - 2)] = std::min<hsize_t>(dims[static_cast<size_t>(rank - 2)], kChunkRows);
-  Hdf5Handle properties(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  Hdf5Handle properties = untimed_creation_properties(H5P_DATASET_CREATE);
   check_hdf5(H5Pset_chunk(properties.get(), rank, chunk.data()), location, "setting the chunk shape");
   Hdf5Handle file_type = dtype == FeatureDtype::float16 ? float16_type(false)
                                                         : Hdf5Handle(H5Tcopy(H5T_IEEE_F32LE), H5Tclose);
@@ -529,7 +596,8 @@ void FeatureStoreWriter::Impl::write_split(hid_t dataset_group, const std::strin
 
   const std::string labels_location = where(path, prefix + "/labels");
   Hdf5Handle space(H5Screate_simple(1, &rows, nullptr), H5Sclose);
-  Hdf5Handle labels(H5Dcreate2(group.get(), "labels", H5T_STD_I32LE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
+  Hdf5Handle untimed = untimed_creation_properties(H5P_DATASET_CREATE);
+  Hdf5Handle labels(H5Dcreate2(group.get(), "labels", H5T_STD_I32LE, space.get(), H5P_DEFAULT, untimed.get(),
                                H5P_DEFAULT),
                     H5Dclose);
   if (!labels.valid()) throw Error(labels_location + ": cannot create the dataset (" + hdf5_error_detail() + ")");
@@ -541,6 +609,30 @@ void FeatureStoreWriter::Impl::write_split(hid_t dataset_group, const std::strin
     write_floats(group.get(), "views", {static_cast<hsize_t>(split.num_views), rows, dim}, split.views,
                  where(path, prefix + "/views"));
   }
+  if (!split.skipped.empty()) write_skipped(group.get(), prefix, split.skipped);
+}
+
+void FeatureStoreWriter::Impl::write_skipped(hid_t split_group, const std::string& prefix,
+                                             const std::vector<SkippedImage>& skipped) const {
+  const std::string rows_location = where(path, prefix + "/skipped_rows");
+  std::vector<int64_t> rows;
+  std::vector<std::string> paths, reasons;
+  for (const SkippedImage& image : skipped) {
+    rows.push_back(image.split_row);
+    paths.push_back(image.path);
+    reasons.push_back(image.reason);
+  }
+  const hsize_t count = rows.size();
+  Hdf5Handle space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+  Hdf5Handle untimed = untimed_creation_properties(H5P_DATASET_CREATE);
+  Hdf5Handle dataset(H5Dcreate2(split_group, "skipped_rows", H5T_STD_I64LE, space.get(), H5P_DEFAULT, untimed.get(),
+                                H5P_DEFAULT),
+                     H5Dclose);
+  if (!dataset.valid()) throw Error(rows_location + ": cannot create the dataset (" + hdf5_error_detail() + ")");
+  check_hdf5(H5Dwrite(dataset.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), rows_location,
+             "writing the rows");
+  write_string_dataset(split_group, "skipped_paths", paths, where(path, prefix + "/skipped_paths"));
+  write_string_dataset(split_group, "skipped_reasons", reasons, where(path, prefix + "/skipped_reasons"));
 }
 
 void FeatureStoreWriter::write_dataset(const DatasetFeatures& dataset) {
@@ -676,6 +768,7 @@ DatasetSummary FeatureStoreReader::summary(const std::string& dataset) const {
     const SplitLayout layout = inspect_split(handles, impl_->path, impl_->root, "/" + dataset + "/" + split);
     summary.split_rows[split] = layout.rows;
     if (split == "train") summary.train_views = layout.num_views;
+    if (layout.skipped > 0) summary.split_skipped[split] = layout.skipped;
     dtypes.insert(dtype_name(layout.dtype));
   }
   if (summary.split_rows.empty()) {
@@ -734,6 +827,7 @@ SplitFeatures FeatureStoreReader::read_split(const std::string& dataset, const s
                                where(path, prefix + "/views"));
     check_feature_rows(result.views, result.dim, where(path, prefix + "/views"));
   }
+  result.skipped = read_skipped(opened.handles, opened.layout, path, prefix);
   return result;
 }
 
@@ -779,6 +873,7 @@ void FeatureStoreReader::validate(const std::string& dataset) const {
     for_each_chunk(dataset, split, kRowsPerRead, [](const SplitChunk&) {});
     const OpenSplit opened = open(dataset, split);
     read_string_dataset(opened.handles.paths.get(), where(path, opened.prefix + "/paths"));
+    read_skipped(opened.handles, opened.layout, path, opened.prefix);
     if (opened.layout.num_views == 0) continue;
     const std::string views_location = where(path, opened.prefix + "/views");
     for (int64_t first = 0; first < opened.layout.rows; first += kRowsPerRead) {

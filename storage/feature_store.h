@@ -6,6 +6,10 @@
 //                          (its classes are the source's, or a subset of them, matched by name)
 //   /<dataset>/<split>     features [N, D] float16|float32 (chunked), labels [N] int32, paths [N] strings
 //   /<dataset>/train/views optional [V, N, D]: V augmented views per training image
+//   /<dataset>/<split>/skipped_rows, skipped_paths, skipped_reasons
+//                          optional [M]: images of the split file that could not be read (extraction
+//                          with --skip-bad). They have no row in the split: training and evaluation
+//                          never see them; the row is the image's index in the split file.
 //
 // This is the only code that touches HDF5 besides prompt_store. Readers validate every shape, dtype
 // and attribute and name the file and object in each error; no malformed file may crash them.
@@ -33,6 +37,13 @@ std::string dtype_name(FeatureDtype dtype);
 // at a time (a lock file beside it); temporary files left by killed writers are removed.
 enum class WriteMode { create, replace, append };
 
+// An image of the split file left out of a split because it could not be read.
+struct SkippedImage {
+  int64_t split_row = 0;  // its index in the split file's list for this split
+  std::string path;       // as in the split file
+  std::string reason;     // why it could not be read
+};
+
 // One split of one dataset, in split-file order. Features are float32 in memory, row-major.
 struct SplitFeatures {
   int64_t rows = 0;
@@ -42,6 +53,7 @@ struct SplitFeatures {
   std::vector<std::string> paths;
   int64_t num_views = 0;        // 0 when there are no augmented views
   std::vector<float> views;     // [num_views, rows, dim]
+  std::vector<SkippedImage> skipped;  // in split-file order; empty when every image was read
 };
 
 // Consecutive rows of one split, as for_each_chunk hands them out.
@@ -67,6 +79,7 @@ struct DatasetSummary {
   std::string prompt_template;
   std::map<std::string, int64_t> split_rows;  // split -> N
   int64_t train_views = 0;
+  std::map<std::string, int64_t> split_skipped;  // split -> images left out (only splits that have some)
   std::string dtype;  // "float16" | "float32"
   std::string source;  // see DatasetFeatures::source
 };

@@ -162,8 +162,17 @@ Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string
   return Hdf5Handle(dataset, H5Dclose);
 }
 
+Hdf5Handle untimed_creation_properties(hid_t property_class) {
+  Hdf5Handle properties(H5Pcreate(property_class), H5Pclose);
+  if (!properties.valid() || H5Pset_obj_track_times(properties.get(), false) < 0) {
+    throw Error("cannot make HDF5 creation properties" + hdf5_detail_suffix(), ErrorKind::internal);
+  }
+  return properties;
+}
+
 Hdf5Handle create_group(hid_t parent, const std::string& name, const std::string& where) {
-  const hid_t group = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  Hdf5Handle properties = untimed_creation_properties(H5P_GROUP_CREATE);
+  const hid_t group = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, properties.get(), H5P_DEFAULT);
   if (group < 0) throw Error(where + ": cannot create the group" + hdf5_detail_suffix());
   return Hdf5Handle(group, H5Gclose);
 }
@@ -291,8 +300,9 @@ void write_string_dataset(hid_t parent, const std::string& name, const std::vect
   Hdf5Handle type = variable_string_type();
   const hsize_t dims[1] = {values.size()};
   Hdf5Handle space(H5Screate_simple(1, dims, nullptr), H5Sclose);
+  Hdf5Handle properties = untimed_creation_properties(H5P_DATASET_CREATE);
   Hdf5Handle dataset(
-      H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+      H5Dcreate2(parent, name.c_str(), type.get(), space.get(), H5P_DEFAULT, properties.get(), H5P_DEFAULT),
       H5Dclose);
   if (!dataset.valid()) throw Error(where + ": cannot create the dataset" + hdf5_detail_suffix());
   if (values.empty()) return;

@@ -60,6 +60,10 @@ H5O_type_t object_type(hid_t parent, const std::string& name);
 Hdf5Handle open_group(hid_t parent, const std::string& name, const std::string& where);
 Hdf5Handle open_dataset(hid_t parent, const std::string& name, const std::string& where);
 Hdf5Handle create_group(hid_t parent, const std::string& name, const std::string& where);
+// Creation properties (H5P_GROUP_CREATE or H5P_DATASET_CREATE) without object modification times:
+// the same content then always gives the same bytes, so a store written by one process or by N ranks
+// is byte-identical, and a rewrite of unchanged data changes nothing.
+Hdf5Handle untimed_creation_properties(hid_t property_class);
 std::vector<std::string> child_names(hid_t group, const std::string& where);
 
 // Scalar attributes. Strings may be variable- or fixed-length (h5py writes either) and are read as

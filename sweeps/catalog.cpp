@@ -43,6 +43,17 @@ const DatasetInfo& find_dataset(const std::string& name) {
   throw Error("unknown dataset '" + name + "'; the benchmark datasets are " + join(known, ", "));
 }
 
+std::optional<std::string> catalog_template(const std::string& dataset, const std::string& source) {
+  if (!source.empty()) return catalog_template(source);
+  for (const auto& shift : domain_shift_datasets()) {
+    if (shift.name == dataset) return catalog_template(shift.source);
+  }
+  for (const auto& info : benchmark_datasets()) {
+    if (info.name == dataset) return info.prompt_template;
+  }
+  return std::nullopt;
+}
+
 int coop_epochs(const std::string& dataset, int shots) {
   const DatasetInfo& info = find_dataset(dataset);
   if (shots < 1) {

@@ -2,6 +2,7 @@
 // split files, zero-shot templates (CoOp's per-dataset prompts) and CoOp's epoch schedule.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ struct DomainShiftInfo {
 const std::vector<DomainShiftInfo>& domain_shift_datasets();
 // A pg::Error listing the known names when `name` is not one of them (the benchmark's 11 datasets).
 const DatasetInfo& find_dataset(const std::string& name);
+
+// The CoOp template of a benchmark dataset, or of a shifted ImageNet (its source's), or of `source`
+// when one is given; nullopt for a dataset the catalog does not know (the caller asks for --template).
+std::optional<std::string> catalog_template(const std::string& dataset, const std::string& source = "");
 
 // CoOp's epochs for a few-shot run: 50 for 1 shot, 100 for 2 and 4, 200 for 8 and 16 (and more);
 // ImageNet 50 always.

@@ -2,8 +2,10 @@
 // prompt, cross-entropy, backward to the context, SGD) for a text tower of a given size, with and
 // without truncating prompts after the last EOT; with --method cocoop, CoCoOp's training images/s and
 // test images/s, batched (B images x C classes per pass) against the reference's one image at a time,
-// in the same process. The tower has random weights (the speed does not depend on their values), so
-// no checkpoint is needed.
+// in the same process; with --image-tower vit-b16|rn50, the image tower's forward images/s (feature
+// extraction); with --decode, image decoding and preprocessing (orchestrator/image_pipeline_bench.h).
+// The tower has random weights (the speed does not depend on their values), so no
+// checkpoint is needed.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -17,7 +19,9 @@
 #include "common/precision.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/device.h"
+#include "orchestrator/image_pipeline_bench.h"
 #include "orchestrator/torch_threads.h"
+#include "worker/clip/image_encoder.h"
 #include "worker/clip/random_clip.h"
 #include "text/tokenizer.h"
 #include "worker/methods/cocoop/cocoop.h"
@@ -45,7 +49,13 @@ struct BenchOptions {
   std::string method = "coop";   // coop | cocoop
   int64_t test_images = 64;      // cocoop: images classified per timed evaluation
   int64_t max_sequences = 4096;  // cocoop: prompt sequences per text-encoder pass
+  std::string image_tower;       // vit-b16 | rn50: time the image tower instead (empty: the text tower)
+  bool decode = false;           // time image decoding and preprocessing instead
+  int images = 400;              // decode: images timed
 };
+
+// Image batches are smaller than text ones: without --batch, the image-tower benchmark uses this.
+constexpr int64_t kImageBatch = 8;
 
 // Distinct class names of exactly `tokens` byte-level tokens: `tokens` letters, the class index in base 26.
 std::vector<std::string> class_names(int64_t classes, int64_t tokens) {
@@ -212,6 +222,60 @@ void require_range(const char* name, int64_t value, int64_t low, int64_t high) {
   }
 }
 
+// The image tower's forward pass (feature extraction) on random images of its input resolution:
+// `warmup` untimed batches, then the median of `steps` timed ones.
+void bench_image_tower(const BenchOptions& options) {
+  const torch::Device device = parse_device(options.device);
+  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
+  worker::ImageEncoder encoder =
+      options.image_tower == "vit-b16"
+          ? worker::make_image_encoder(worker::random_clip_vit_tower(worker::VisionTransformerOptions(), 1),
+                                       "random ViT-B/16 tower")
+          : worker::make_image_encoder(worker::random_clip_resnet_tower(worker::ModifiedResNetOptions(), 1),
+                                       "random RN50 tower");
+  encoder.to_precision(device, dtype);
+  torch::NoGradGuard no_grad;
+  const int64_t resolution = encoder.input_resolution();
+  const torch::Tensor images = torch::randn({options.batch, 3, resolution, resolution}).to(device);
+  std::vector<double> times;
+  for (int i = 0; i < options.warmup + options.steps; ++i) {
+    // Reading a value back waits for the device.
+    const double ms = time_ms([&] { encoder.forward(images).sum().item<float>(); });
+    if (i >= options.warmup) times.push_back(ms);
+  }
+  const double ms = median_ms(times);
+  std::printf("image tower %s (random weights), %lldpx, batch %lld, %s on %s (%d threads), %d warm-up + %d timed "
+              "batches\n",
+              encoder.architecture().c_str(), static_cast<long long>(resolution), static_cast<long long>(options.batch),
+              options.precision.c_str(), options.device.c_str(), torch::get_num_threads(), options.warmup,
+              options.steps);
+  std::printf("%-12s %12s %12s\n", "", "ms/batch", "images/s");
+  std::printf("%-12s %12.2f %12.2f\n", "median", ms, 1000.0 * static_cast<double>(options.batch) / ms);
+}
+
+// The image-tower benchmark's own checks: its sizes, and about 16 MB of activations per image on top of
+// the weights (0.5 GB for ViT-B/16 and RN50 in float32).
+void check_image_bench_options(const BenchOptions& options) {
+  if (options.image_tower != "vit-b16" && options.image_tower != "rn50") {
+    throw Error("bench: --image-tower '" + options.image_tower + "': use vit-b16 or rn50");
+  }
+  require_range("--batch", options.batch, 1, 65536);
+  require_range("--steps", options.steps, 1, 1'000'000);
+  require_range("--warmup", options.warmup, 0, 1'000'000);
+  parse_precision(options.precision, "bench: --precision");
+  if (options.device == "cpu") {
+    const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+    const double needed = 0.5 * (1 << 30) + 16.0 * (1 << 20) * static_cast<double>(options.batch);
+    if (needed > 0.8 * memory) {
+      char text[160];
+      std::snprintf(text, sizeof text, "bench: a batch of %lld images needs about %.1f GiB, more than this machine's "
+                    "%.1f GiB; use a smaller --batch", static_cast<long long>(options.batch), needed / (1 << 30),
+                    memory / (1 << 30));
+      throw Error(text);
+    }
+  }
+}
+
 // Every size is checked before LibTorch sees it: an impossible one is a message, not an allocation
 // failure with a C++ backtrace.
 void check_bench_options(const BenchOptions& options) {
@@ -260,7 +324,8 @@ void add_bench_command(CLI::App& app) {
       "bench",
       "Time one CoOp training step (text encoder forward over all class prompts + backward to the context + SGD) "
       "for a random text tower; prints the median ms/step and model GFLOP/s, with and without truncation after "
-      "the last EOT. Defaults: ViT-B/16's text tower, 10 classes.");
+      "the last EOT. Defaults: ViT-B/16's text tower, 10 classes. With --image-tower vit-b16|rn50: the images/s of a "
+      "random real-sized image tower's forward pass instead.");
   command->add_option("--width", options->width, "Text-tower width")->default_val(options->width);
   command->add_option("--layers", options->layers, "Text-tower layers")->default_val(options->layers);
   command->add_option("--heads", options->heads, "Attention heads (0: width / 64)")->default_val(0);
@@ -268,8 +333,10 @@ void add_bench_command(CLI::App& app) {
   command->add_option("--classes", options->classes, "Number of classes (prompts per step)")->default_val(options->classes);
   command->add_option("--n-ctx", options->n_ctx, "Context vectors")->default_val(options->n_ctx);
   command->add_option("--name-tokens", options->name_tokens, "Tokens per class name")->default_val(options->name_tokens);
-  command->add_option("--batch", options->batch, "Images per step")->default_val(options->batch);
-  command->add_option("--steps", options->steps, "Timed steps (the median is reported)")->default_val(options->steps);
+  command->add_option("--batch,--batch-size", options->batch, "Images per step (--image-tower: per batch, default 8)")
+      ->default_val(options->batch);
+  command->add_option("--steps,--iterations", options->steps, "Timed steps (the median is reported)")
+      ->default_val(options->steps);
   command->add_option("--warmup", options->warmup, "Untimed steps first")->default_val(options->warmup);
   command->add_option("--precision", options->precision, "fp32 | fp16 (CUDA) | bf16")->capture_default_str();
   command->add_option("--device", options->device, "cpu | cuda | cuda:N")->default_val("cpu");
@@ -282,8 +349,26 @@ void add_bench_command(CLI::App& app) {
       ->default_val(options->test_images);
   command->add_option("--max-sequences", options->max_sequences, "cocoop: prompt sequences per text-encoder pass")
       ->default_val(options->max_sequences);
+  command->add_option("--image-tower", options->image_tower,
+                      "vit-b16 | rn50: time a random real-sized image tower's forward pass (images/s) instead of "
+                      "the text tower; uses --batch (default 8), --steps, --warmup, --device, --precision, --threads");
+  command->add_flag("--decode", options->decode,
+                    "Time feature extraction's CPU side instead: read + decode + preprocess images/s, on 1 thread and "
+                    "on --threads (compare: /usr/bin/python3 scripts/bench_pil_preprocess.py)");
+  command->add_option("--images", options->images, "decode: images timed")->default_val(options->images);
   add_threads_option(*command, options->threads);
-  command->callback([options] {
+  command->callback([options, command] {
+    if (options->decode) {
+      bench_image_pipeline(options->images, options->threads);
+      return;
+    }
+    if (!options->image_tower.empty()) {
+      if (command->count("--batch") == 0) options->batch = kImageBatch;
+      check_image_bench_options(*options);
+      set_torch_threads(options->threads);
+      bench_image_tower(*options);
+      return;
+    }
     check_bench_options(*options);
     set_torch_threads(options->threads);
     if (options->method == "cocoop") {

@@ -17,6 +17,7 @@ struct CommandExit {
 void add_tokenize_command(CLI::App& app);
 void add_encode_text_command(CLI::App& app);
 void add_features_command(CLI::App& app);
+void add_features_extract_command(CLI::App& features);  // `features extract`, added by add_features_command
 void add_fewshot_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_synth_command(CLI::App& app);

@@ -1,4 +1,5 @@
 // `promptgrid features`: builds and inspects feature stores (DESIGN §3).
+//   extract: encodes a dataset's images (features_extract_command.cpp).
 //   import: one dataset's CLIP image features, extracted elsewhere and saved as one .npy per split
 //           (rows in split-file order), plus the split file's labels, paths and class names, into a
 //           store; --append adds a dataset to an existing store of the same backbone.
@@ -40,16 +41,9 @@ struct ImportArguments {
 const std::vector<std::string> kSplits = {"train", "val", "test"};
 
 std::string default_template(const std::string& dataset, const std::string& source) {
-  if (!source.empty()) return default_template(source, "");
-  for (const auto& shift : sweeps::domain_shift_datasets()) {
-    if (shift.name == dataset) return default_template(shift.source, "");
-  }
-  const auto& known = sweeps::benchmark_datasets();
-  for (const auto& info : known) {
-    if (info.name == dataset) return info.prompt_template;
-  }
+  if (auto found = sweeps::catalog_template(dataset, source)) return *found;
   std::vector<std::string> names;
-  for (const auto& info : known) names.push_back(info.name);
+  for (const auto& info : sweeps::benchmark_datasets()) names.push_back(info.name);
   throw Error("--dataset " + dataset + " is not a benchmark dataset (" + join(names, ", ") +
               "), so it has no default prompt template; pass --template \"a photo of a {}.\"");
 }
@@ -169,6 +163,11 @@ void print_info(const std::string& path) {
               << "  rows:     " << join(rows, ", ") << "\n";
     if (!summary.source.empty()) std::cout << "  source:   " << summary.source << " (test-only, its classes by name)\n";
     if (summary.split_rows.count("train")) std::cout << "  views:    " << summary.train_views << " per training image\n";
+    if (!summary.split_skipped.empty()) {
+      std::vector<std::string> skipped;
+      for (const auto& [split, count] : summary.split_skipped) skipped.push_back(split + " " + std::to_string(count));
+      std::cout << "  skipped:  " << join(skipped, ", ") << " unreadable image(s) of the split file, left out\n";
+    }
     std::cout << "  dtype:    " << summary.dtype << "\n";
   }
 }
@@ -221,6 +220,7 @@ void add_features_command(CLI::App& app) {
       "features", "Build and inspect feature stores: CLIP image features cached in HDF5, one file per backbone");
   command->require_subcommand(1);
   add_import_command(*command);
+  add_features_extract_command(*command);
   add_info_command(*command);
 }
 

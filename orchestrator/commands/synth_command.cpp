@@ -1,4 +1,4 @@
-// `promptgrid synth`: writes the built-in synthetic benchmark (random CLIP + feature store).
+// `promptgrid synth`: writes the built-in synthetic benchmark (random CLIP + feature store + texture images).
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
@@ -22,7 +22,8 @@ void add_synth_command(CLI::App& app) {
       "Write a small synthetic benchmark: a random CLIP text tower (safetensors, byte-level vocabulary) and a "
       "feature store of the 11 benchmark datasets (real class counts) whose image features come from a hidden "
       "context, so that prompt learning has something to find, plus test-only shifted copies of ImageNet "
-      "(imagenet_v2, imagenet_sketch, imagenet_a, imagenet_r) for the domain-generalization protocol.");
+      "(imagenet_v2, imagenet_sketch, imagenet_a, imagenet_r) for the domain-generalization protocol; and a small "
+      "image dataset of textures (images/, split_zhou_DescribableTextures.json) for `features extract`.");
   command->add_option("--out", args->options.out_dir, "Output folder")->required();
   command->add_option("--seed", args->options.seed, "Seed of every random draw")->default_val(2024);
   command->add_option("--datasets", args->datasets, "Comma-separated subset of the datasets (default: all 11)");
@@ -44,7 +45,8 @@ void add_synth_command(CLI::App& app) {
     if (!args->datasets.empty()) args->options.datasets = split(args->datasets, ',');
     const SyntheticBenchmarkFiles files = write_synthetic_benchmark(args->options);
     std::cout << "checkpoint: " << files.checkpoint << "\nvocabulary: " << files.vocab
-              << "\nfeatures:   " << files.features << std::endl;
+              << "\nfeatures:   " << files.features << "\nimages:     " << files.images
+              << "\nsplit file: " << files.split_file << std::endl;
   });
 }
 

@@ -381,7 +381,7 @@ TEST_F(Hardening, ThreadsAreCappedAtTheCoresAvailable) {
 // Case 10: CLI11's own errors lacked the prefix; `eval` was reported as "a subcommand is required".
 TEST_F(Hardening, EveryCommandLineMistakeHasThePrefixAndExitCodeTwo) {
   expect_user_error(run_promptgrid("eval"), {"'eval' is not a command of promptgrid", "train", "features"});
-  expect_user_error(run_promptgrid("features eval x"), {"'eval' is not a command of promptgrid features", "import, info"});
+  expect_user_error(run_promptgrid("features eval x"), {"'eval' is not a command of promptgrid features", "import, extract, info"});
   expect_user_error(run_promptgrid("train --dataset x"), {"--features is required", "promptgrid train --help"});
   expect_user_error(run_promptgrid(train_args(store(), "--dataset eurosat --shots many")), {"--shots"});
   expect_user_error(run_promptgrid(train_args(store(), "--dataset eurosat --no-such-option")), {"--no-such-option"});

@@ -409,3 +409,77 @@ TEST_F(FeatureStoreTest, ReadsFixedLengthStringsToo) {
 
 }  // namespace
 }  // namespace pg::storage
+
+namespace pg::storage {
+namespace {
+
+class SkippedImagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = pg::testing::make_temp_dir("skipped_images"); }
+  std::string write(const DatasetFeatures& dataset, const std::string& name = "features.h5") {
+    const std::string path = dir_ + "/" + name;
+    FeatureStoreWriter writer(path, "ViT-B/16", kDim, FeatureDtype::float32);
+    writer.write_dataset(dataset);
+    writer.close();
+    return path;
+  }
+  std::string dir_;
+};
+
+DatasetFeatures dataset_with_skipped() {
+  DatasetFeatures dataset = make_dataset();
+  dataset.splits["train"].skipped = {{1, "banded/broken.jpg", "banded/broken.jpg: not a JPEG or PNG file"},
+                                     {6, "bubbly/gone.jpg", "bubbly/gone.jpg: no such file"}};
+  dataset.splits["test"].skipped = {{0, "blotchy/cut.png", "blotchy/cut.png: truncated"}};
+  return dataset;
+}
+
+TEST_F(SkippedImagesTest, RoundTripAndSummary) {
+  const std::string path = write(dataset_with_skipped());
+  const FeatureStoreReader reader(path);
+  reader.validate("dtd");
+  const SplitFeatures train = reader.read_split("dtd", "train");
+  ASSERT_EQ(train.skipped.size(), 2u);
+  EXPECT_EQ(train.skipped[1].split_row, 6);
+  EXPECT_EQ(train.skipped[1].path, "bubbly/gone.jpg");
+  EXPECT_EQ(train.skipped[1].reason, "bubbly/gone.jpg: no such file");
+  EXPECT_EQ(train.rows, 5);  // the rows themselves are unchanged: skipped images have none
+  EXPECT_TRUE(reader.read_split("dtd", "val").skipped.empty());
+  const DatasetSummary summary = reader.summary("dtd");
+  EXPECT_EQ(summary.split_skipped, (std::map<std::string, int64_t>{{"train", 2}, {"test", 1}}));
+}
+
+TEST_F(SkippedImagesTest, WriterRejectsRowsOutOfOrder) {
+  DatasetFeatures dataset = dataset_with_skipped();
+  dataset.splits["train"].skipped[1].split_row = 1;
+  const std::string message = pg::testing::error_message([&] { write(dataset); });
+  EXPECT_NE(message.find("/dtd/train/skipped_rows: entry 1 is row 1"), std::string::npos) << message;
+}
+
+TEST_F(SkippedImagesTest, ReaderRejectsMalformedLists) {
+  std::string path = write(dataset_with_skipped());
+  pg::testing::Hdf5Edit(path).put_strings("/dtd/train/skipped_paths", {"a.jpg"});
+  std::string message = pg::testing::error_message([&] { FeatureStoreReader(path).read_split("dtd", "train"); });
+  EXPECT_NE(message.find("/dtd/train/skipped_paths: has 1 entries, but skipped_rows has 2"), std::string::npos)
+      << message;
+  path = write(dataset_with_skipped(), "second.h5");
+  pg::testing::Hdf5Edit(path).put_ints("/dtd/train/skipped_rows", {2}, {5, 3});
+  message = pg::testing::error_message([&] { FeatureStoreReader(path).read_split("dtd", "train"); });
+  EXPECT_NE(message.find("/dtd/train/skipped_rows: entry 1 is row 3"), std::string::npos) << message;
+  path = write(dataset_with_skipped(), "third.h5");
+  pg::testing::Hdf5Edit(path).remove("/dtd/train/skipped_reasons");
+  message = pg::testing::error_message([&] { FeatureStoreReader(path).read_split("dtd", "train"); });
+  EXPECT_NE(message.find("/dtd/train/skipped_reasons: dataset is missing"), std::string::npos) << message;
+}
+
+// No modification times in the file: the same content written twice, a second apart, gives the same
+// bytes (what makes an extraction by N ranks byte-identical to one by a single process).
+TEST_F(SkippedImagesTest, SameContentSameBytes) {
+  const std::string first = write(dataset_with_skipped(), "first.h5");
+  ::sleep(1);
+  const std::string second = write(dataset_with_skipped(), "second.h5");
+  EXPECT_EQ(pg::testing::read_bytes(first), pg::testing::read_bytes(second));
+}
+
+}  // namespace
+}  // namespace pg::storage

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <vector>
 
 #include "common/error.h"
 #include "common/strings.h"
@@ -12,10 +13,10 @@
 namespace pg::worker {
 namespace {
 
-const std::string kHuggingFaceText = "text_model.";
 const std::string kHuggingFaceLayers = "encoder.layers.";
 
-// Per-layer renames of Hugging Face CLIPTextModel to OpenAI's ResidualAttentionBlock (prefixes).
+// Per-layer renames of Hugging Face's CLIPEncoderLayer to OpenAI's ResidualAttentionBlock (prefixes),
+// the same in both towers.
 const std::array<std::pair<const char*, const char*>, 5> kLayerRenames = {{
     {"self_attn.out_proj.", "attn.out_proj."},
     {"layer_norm1.", "ln_1."},
@@ -25,56 +26,96 @@ const std::array<std::pair<const char*, const char*>, 5> kLayerRenames = {{
 }};
 const std::array<const char*, 3> kProjections = {"q", "k", "v"};  // in_proj's row order
 
-// Hugging Face CLIPModel text keys -> OpenAI names: q/k/v projections are concatenated into in_proj,
-// text_projection (a Linear, [E, W]) is transposed to OpenAI's [W, E] matrix, and the position_ids
-// buffer (0..76, not a weight) is dropped. Keys outside the text tower pass through unchanged; text
-// keys it does not know pass through too, for the encoder's strict check to report.
-StateDict map_hugging_face_text_keys(StateDict input) {
+// One tower of Hugging Face's CLIPModel and where its keys go in OpenAI's state dict.
+struct HuggingFaceTower {
+  std::string prefix;      // the tower's keys: "text_model." / "vision_model."
+  std::string marker;      // a key whose presence says the file uses these names
+  std::string blocks;      // OpenAI's prefix of the transformer blocks
+  // Renames of the tower's own keys (after `prefix`): a name ending in '.' renames every key it
+  // starts, any other name one key.
+  std::vector<std::pair<std::string, std::string>> renames;
+  std::string dropped;     // the position_ids buffer (0..n-1, not a weight)
+  std::string projection;  // a Linear [E, W] outside the tower, transposed to OpenAI's [W, E] matrix
+  std::string projection_to;
+};
+
+const HuggingFaceTower kTextTower = {
+    "text_model.",
+    "text_model.embeddings.token_embedding.weight",
+    "transformer.resblocks.",
+    {{"embeddings.token_embedding.weight", "token_embedding.weight"},
+     {"embeddings.position_embedding.weight", "positional_embedding"},
+     {"final_layer_norm.", "ln_final."}},
+    "embeddings.position_ids",
+    "text_projection.weight",
+    "text_projection",
+};
+
+const HuggingFaceTower kVisionTower = {
+    "vision_model.",
+    "vision_model.embeddings.patch_embedding.weight",
+    "visual.transformer.resblocks.",
+    {{"embeddings.patch_embedding.weight", "visual.conv1.weight"},
+     {"embeddings.class_embedding", "visual.class_embedding"},
+     {"embeddings.position_embedding.weight", "visual.positional_embedding"},
+     {"pre_layrnorm.", "visual.ln_pre."},  // sic: transformers spells it so
+     {"post_layernorm.", "visual.ln_post."}},
+    "embeddings.position_ids",
+    "visual_projection.weight",
+    "visual.proj",
+};
+
+// Hugging Face CLIPModel keys of one tower -> OpenAI names: q/k/v projections are concatenated into
+// in_proj, the projection (a Linear, [E, W]) is transposed to OpenAI's [W, E] matrix, and the
+// position_ids buffer is dropped. Keys outside the tower pass through unchanged; tower keys it does not
+// know pass through too, for the encoder's strict check to report.
+StateDict map_hugging_face_keys(StateDict input, const HuggingFaceTower& tower) {
   StateDict out;
   // (layer, "weight"/"bias") -> q, k, v pieces; concatenated at the end when all three are present.
   std::map<std::pair<std::string, std::string>, std::array<std::string, 3>> attention;
   for (auto& [key, tensor] : input) {
-    if (key == "text_projection.weight") {
-      out["text_projection"] = tensor.t().contiguous();
+    if (key == tower.projection) {
+      out[tower.projection_to] = tensor.t().contiguous();
       continue;
     }
-    if (!starts_with(key, kHuggingFaceText)) {
+    if (!starts_with(key, tower.prefix)) {
       out[key] = tensor;
       continue;
     }
-    const std::string name = key.substr(kHuggingFaceText.size());
-    if (name == "embeddings.token_embedding.weight") {
-      out["token_embedding.weight"] = tensor;
-    } else if (name == "embeddings.position_embedding.weight") {
-      out["positional_embedding"] = tensor;
-    } else if (name == "embeddings.position_ids") {
-      continue;
-    } else if (starts_with(name, "final_layer_norm.")) {
-      out["ln_final." + name.substr(std::string("final_layer_norm.").size())] = tensor;
-    } else if (starts_with(name, kHuggingFaceLayers)) {
-      const std::string rest = name.substr(kHuggingFaceLayers.size());
-      const size_t dot = rest.find('.');
-      const std::string layer = rest.substr(0, dot);
-      const std::string field = dot == std::string::npos ? std::string() : rest.substr(dot + 1);
-      const std::string block = "transformer.resblocks." + layer + ".";
-      bool renamed = false;
-      for (const auto& [from, to] : kLayerRenames) {
-        if (starts_with(field, from)) {
-          out[block + to + field.substr(std::string(from).size())] = tensor;
-          renamed = true;
-        }
+    const std::string name = key.substr(tower.prefix.size());
+    if (name == tower.dropped) continue;
+    bool renamed = false;
+    for (const auto& [from, to] : tower.renames) {
+      if (from.back() == '.' ? starts_with(name, from) : name == from) {
+        out[to + name.substr(from.size())] = tensor;
+        renamed = true;
+        break;
       }
-      for (size_t i = 0; i < kProjections.size() && !renamed; ++i) {
-        const std::string projection = std::string("self_attn.") + kProjections[i] + "_proj.";
-        if (starts_with(field, projection)) {
-          attention[{layer, field.substr(projection.size())}][i] = key;
-          renamed = true;
-        }
-      }
-      if (!renamed) out[key] = tensor;
-    } else {
-      out[key] = tensor;
     }
+    if (renamed) continue;
+    if (!starts_with(name, kHuggingFaceLayers)) {
+      out[key] = tensor;
+      continue;
+    }
+    const std::string rest = name.substr(kHuggingFaceLayers.size());
+    const size_t dot = rest.find('.');
+    const std::string layer = rest.substr(0, dot);
+    const std::string field = dot == std::string::npos ? std::string() : rest.substr(dot + 1);
+    const std::string block = tower.blocks + layer + ".";
+    for (const auto& [from, to] : kLayerRenames) {
+      if (starts_with(field, from)) {
+        out[block + to + field.substr(std::string(from).size())] = tensor;
+        renamed = true;
+      }
+    }
+    for (size_t i = 0; i < kProjections.size() && !renamed; ++i) {
+      const std::string projection = std::string("self_attn.") + kProjections[i] + "_proj.";
+      if (starts_with(field, projection)) {
+        attention[{layer, field.substr(projection.size())}][i] = key;
+        renamed = true;
+      }
+    }
+    if (!renamed) out[key] = tensor;
   }
   for (const auto& [slot, keys] : attention) {
     const auto& [layer, kind] = slot;
@@ -84,7 +125,7 @@ StateDict map_hugging_face_text_keys(StateDict input) {
       }
       continue;
     }
-    out["transformer.resblocks." + layer + ".attn.in_proj_" + kind] =
+    out[tower.blocks + layer + ".attn.in_proj_" + kind] =
         torch::cat({input.at(keys[0]), input.at(keys[1]), input.at(keys[2])}, 0);
   }
   return out;
@@ -146,8 +187,10 @@ void write_safetensors(const std::string& path, const StateDict& tensors) {
 
 StateDict load_state_dict(const std::string& path) {
   StateDict tensors = to_state_dict(checkpoint::read_checkpoint(path));
-  if (tensors.count(kHuggingFaceText + "embeddings.token_embedding.weight") != 0) {
-    tensors = map_hugging_face_text_keys(std::move(tensors));
+  // Each tower is mapped when its own marker is there, so a text-only file (or one with a partial
+  // vision tower) keeps the keys it cannot map for the encoders to report.
+  for (const HuggingFaceTower* tower : {&kTextTower, &kVisionTower}) {
+    if (tensors.count(tower->marker) != 0) tensors = map_hugging_face_keys(std::move(tensors), *tower);
   }
   return tensors;
 }

@@ -1,0 +1,416 @@
+#include "orchestrator/feature_extraction.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "common/error.h"
+#include "common/files.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "orchestrator/device.h"
+#include "orchestrator/error_text.h"
+#include "orchestrator/extraction_plan.h"
+#include "orchestrator/mpi_link.h"
+#include "orchestrator/torch_threads.h"
+#include "orchestrator/unit_encoder.h"
+#include "orchestrator/worker_device.h"
+#include "storage/feature_store.h"
+#include "sweeps/catalog.h"
+#include "sweeps/split_file.h"
+
+namespace pg::orchestrator {
+namespace {
+
+const std::vector<std::string> kSplits = {"train", "val", "test"};
+const std::string kWorkerError = "error\n";  // a worker's payload that reports an error, not a unit
+
+// What every rank derives from the options before any image is read.
+struct Setup {
+  sweeps::SplitFile split_file;
+  std::vector<std::string> splits;
+  std::vector<ExtractionUnit> plan;
+  std::string precision;  // "fp16" | "fp32"
+};
+
+Setup read_setup(const ExtractionOptions& options) {
+  if (options.views < 0) throw Error("--views " + std::to_string(options.views) + ": give 0 or more");
+  if (options.order != "dassl" && options.order != "clip") {
+    throw Error("--order " + options.order + ": use dassl (CoOp's, the default) or clip (CLIP's _transform)");
+  }
+  if (!std::filesystem::is_directory(options.images_root)) {
+    throw Error("--images " + options.images_root + ": not a folder; give the dataset's image folder (CoOp's image_dir)");
+  }
+  Setup setup;
+  setup.split_file = sweeps::read_split_file(options.split_path);
+  setup.splits = options.source.empty() ? kSplits : std::vector<std::string>{"test"};
+  for (const auto& split : setup.splits) {
+    if (setup.split_file.split(split).empty()) {
+      throw Error(options.split_path + ": has no " + split + " images; every split of a dataset needs some" +
+                  (options.source.empty() ? std::string(" (a test-only dataset takes --source)") : std::string()));
+    }
+  }
+  if (!options.source.empty() && options.views > 0) {
+    throw Error("--views with --source: a test-only dataset has no training images to augment");
+  }
+  setup.plan = plan_units(setup.split_file, setup.splits, options.views, options.batch_size);
+  setup.precision = options.precision;
+  if (setup.precision.empty()) setup.precision = options.device.rfind("cuda", 0) == 0 ? "fp16" : "fp32";
+  if (setup.precision != "fp16" && setup.precision != "fp32") {
+    throw Error("--precision " + setup.precision + ": use fp16 or fp32");
+  }
+  return setup;
+}
+
+worker::ImageEncoder open_encoder(const std::string& checkpoint, const std::string& precision, torch::Device device) {
+  worker::ImageEncoder encoder = worker::load_image_encoder(checkpoint);
+  encoder.to_precision(device, precision == "fp16" ? torch::kHalf : torch::kFloat32);
+  return encoder;
+}
+
+ImageSource image_source(const ExtractionOptions& options, const Setup& setup, const worker::ImageEncoder& encoder) {
+  ImageSource source;
+  source.images_root = options.images_root;
+  source.split_file = &setup.split_file;
+  source.dataset = options.dataset;
+  source.seed = options.seed;
+  source.preprocess.n_px = static_cast<int>(encoder.input_resolution());
+  source.preprocess.order = options.order == "clip" ? image::TransformOrder::clip : image::TransformOrder::dassl;
+  return source;
+}
+
+// Everything the units' values depend on: a work folder left with other settings starts over.
+nlohmann::json work_settings(const ExtractionOptions& options, const Setup& setup,
+                             const worker::ImageEncoder& encoder) {
+  struct stat checkpoint {};
+  ::stat(options.checkpoint.c_str(), &checkpoint);
+  ContentHasher split_digest;
+  split_digest.update(read_file(options.split_path, uint64_t{1} << 31, "a CoOp split file"));
+  return {{"dataset", options.dataset},
+          {"split_file", to_hex16(split_digest.digest())},
+          {"images", std::filesystem::absolute(options.images_root).lexically_normal().string()},
+          {"checkpoint", std::filesystem::absolute(options.checkpoint).lexically_normal().string()},
+          {"checkpoint_bytes", static_cast<int64_t>(checkpoint.st_size)},
+          {"checkpoint_mtime", static_cast<int64_t>(checkpoint.st_mtime)},
+          {"architecture", encoder.architecture()},
+          {"views", options.views},
+          {"batch_size", options.batch_size},
+          {"order", options.order},
+          {"precision", setup.precision},
+          {"seed", options.seed}};
+}
+
+std::string work_folder_of(const ExtractionOptions& options) { return options.out + ".extract-" + options.dataset; }
+
+// Images per second and the ETA on stderr: redrawn in place on a terminal, a line every 10 s otherwise.
+class ExtractionProgress {
+ public:
+  ExtractionProgress(std::string dataset, int64_t total, int64_t done)
+      : dataset_(std::move(dataset)), total_(total), done_(done), resumed_(done), terminal_(::isatty(2) != 0) {}
+  void add(int64_t images) {
+    done_ += images;
+    const auto now = Clock::now();
+    const double since_shown = std::chrono::duration<double>(now - shown_).count();
+    if (done_ < total_ && since_shown < (terminal_ ? 0.5 : 10.0)) return;
+    shown_ = now;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(done_ - resumed_) / seconds : 0;
+    const double eta = rate > 0 ? static_cast<double>(total_ - done_) / rate : 0;
+    char line[200];
+    std::snprintf(line, sizeof(line), "extract %s: %lld/%lld images (%.0f%%), %.1f images/s, ETA %.0f s",
+                  dataset_.c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
+                  total_ > 0 ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0, rate, eta);
+    std::cerr << (terminal_ ? "\r" : "") << line << (terminal_ && done_ < total_ ? "" : "\n") << std::flush;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::string dataset_;
+  int64_t total_, done_, resumed_;
+  bool terminal_;
+  Clock::time_point start_ = Clock::now(), shown_{};
+};
+
+// Rank 0's side: the work folder, what is left to do, and what happens to each finished unit.
+class UnitCollector {
+ public:
+  UnitCollector(const ExtractionOptions& options, const Setup& setup, const nlohmann::json& settings)
+      : options_(options), setup_(setup), folder_(work_folder_of(options), settings) {
+    int64_t total = 0, done = 0;
+    for (size_t i = 0; i < setup.plan.size(); ++i) {
+      total += setup.plan[i].rows;
+      if (folder_.finished(static_cast<int64_t>(i), setup.plan[i].name())) {
+        done += setup.plan[i].rows;
+      } else {
+        pending_.push_back(static_cast<int64_t>(i));
+      }
+    }
+    if (done > 0) log_info(folder_.folder() + ": resuming; " + std::to_string(done) + " of " + std::to_string(total) +
+                           " images were encoded by an earlier run");
+    progress_ = std::make_unique<ExtractionProgress>(options.dataset, total, done);
+  }
+  const std::vector<int64_t>& pending() const { return pending_; }
+  const ExtractionWorkFolder& folder() const { return folder_; }
+
+  void accept(const UnitResult& result) {
+    if (result.unit < 0 || result.unit >= static_cast<int64_t>(setup_.plan.size())) {
+      throw Error("a worker sent unit " + std::to_string(result.unit) + ", which is not in the plan", ErrorKind::internal);
+    }
+    const ExtractionUnit& unit = setup_.plan[static_cast<size_t>(result.unit)];
+    if (!result.failed.empty() && !options_.skip_bad) {
+      const FailedImage& first = result.failed.front();
+      throw Error(unit.split + " row " + std::to_string(unit.first_row + first.row) + " of " + options_.split_path +
+                  ": " + first.reason +
+                  "; fix or remove the image, or pass --skip-bad to leave unreadable images out (the store lists them)");
+    }
+    folder_.save(unit, result);
+    progress_->add(unit.rows);
+  }
+
+ private:
+  const ExtractionOptions& options_;
+  const Setup& setup_;
+  ExtractionWorkFolder folder_;
+  std::vector<int64_t> pending_;
+  std::unique_ptr<ExtractionProgress> progress_;
+};
+
+// Before hours of encoding: every image of the split file is there (unless --skip-bad), and the store
+// can take the dataset.
+void check_before_encoding(const ExtractionOptions& options, const Setup& setup, const std::string& backbone,
+                           int64_t embed_dim) {
+  if (!options.skip_bad) {
+    std::vector<std::string> missing;
+    int64_t count = 0;
+    for (const auto& split : setup.splits) {
+      const auto& items = setup.split_file.split(split);
+      for (size_t row = 0; row < items.size(); ++row) {
+        if (file_exists(options.images_root + "/" + items[row].relpath)) continue;
+        if (++count <= 5) missing.push_back(options.images_root + "/" + items[row].relpath + " (" + split + " row " +
+                                            std::to_string(row) + ")");
+      }
+    }
+    if (count > 0) {
+      throw Error(std::to_string(count) + " image(s) of " + options.split_path + " are missing under --images " +
+                  options.images_root + ": " + join(missing, ", ") + (count > 5 ? ", ..." : "") +
+                  "; point --images at the dataset's image folder, or pass --skip-bad to leave them out");
+    }
+  }
+  if (!file_exists(options.out)) return;
+  const storage::FeatureStoreReader store(options.out);
+  if (store.backbone() != backbone || store.embed_dim() != embed_dim) {
+    throw Error(options.out + ": holds backbone " + store.backbone() + " (D = " + std::to_string(store.embed_dim()) +
+                "), but " + options.checkpoint + " is " + backbone + " (D = " + std::to_string(embed_dim) +
+                "); extract into another store (one per backbone)");
+  }
+  const auto datasets = store.datasets();
+  if (std::find(datasets.begin(), datasets.end(), options.dataset) != datasets.end()) {
+    throw Error(options.out + ": already holds " + options.dataset +
+                "; a dataset is written once: remove the store or write to another");
+  }
+}
+
+std::string prompt_template_of(const ExtractionOptions& options) {
+  if (options.prompt_template) return *options.prompt_template;
+  if (auto found = sweeps::catalog_template(options.dataset, options.source)) return *found;
+  throw Error("--dataset " + options.dataset +
+              " is not a benchmark dataset, so it has no default prompt template; pass --template \"a photo of a {}.\"");
+}
+
+// The finished units, put together in split-file order; an image that failed in any pass is left out
+// of every pass and listed as skipped.
+storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup& setup,
+                                  const ExtractionWorkFolder& folder, int64_t dim) {
+  storage::DatasetFeatures dataset;
+  dataset.name = options.dataset;
+  dataset.classnames = sweeps::classnames_by_label(setup.split_file);
+  dataset.prompt_template = prompt_template_of(options);
+  dataset.source = options.source;
+  for (const auto& split : setup.splits) {
+    const auto& items = setup.split_file.split(split);
+    const int64_t total = static_cast<int64_t>(items.size());
+    const int passes = 1 + (split == "train" ? options.views : 0);
+    std::vector<std::vector<float>> values(static_cast<size_t>(passes), std::vector<float>(static_cast<size_t>(total * dim)));
+    std::map<int64_t, std::string> failed;
+    for (size_t i = 0; i < setup.plan.size(); ++i) {
+      const ExtractionUnit& unit = setup.plan[i];
+      if (unit.split != split) continue;
+      const UnitResult result = folder.load(static_cast<int64_t>(i), unit);
+      std::copy(result.features.begin(), result.features.end(),
+                values[static_cast<size_t>(unit.view + 1)].begin() + unit.first_row * dim);
+      for (const FailedImage& failure : result.failed) failed.emplace(unit.first_row + failure.row, failure.reason);
+    }
+    storage::SplitFeatures out;
+    out.dim = dim;
+    out.num_views = passes - 1;
+    for (int64_t row = 0; row < total; ++row) {
+      const auto bad = failed.find(row);
+      if (bad != failed.end()) {
+        out.skipped.push_back({row, items[static_cast<size_t>(row)].relpath, bad->second});
+        continue;
+      }
+      ++out.rows;
+      out.labels.push_back(items[static_cast<size_t>(row)].label);
+      out.paths.push_back(items[static_cast<size_t>(row)].relpath);
+      const auto begin = values[0].begin() + row * dim;
+      out.features.insert(out.features.end(), begin, begin + dim);
+    }
+    for (int view = 0; view < out.num_views; ++view) {
+      for (int64_t row = 0; row < total; ++row) {
+        if (failed.count(row)) continue;
+        const auto begin = values[static_cast<size_t>(view + 1)].begin() + row * dim;
+        out.views.insert(out.views.end(), begin, begin + dim);
+      }
+    }
+    if (out.rows == 0) {
+      throw Error("no image of the " + split + " split of " + options.split_path + " could be read (the first: " +
+                  out.skipped.front().reason + ")");
+    }
+    dataset.splits[split] = std::move(out);
+  }
+  return dataset;
+}
+
+void publish(const ExtractionOptions& options, const Setup& setup, const ExtractionWorkFolder& folder,
+             const std::string& backbone, int64_t dim) {
+  const storage::DatasetFeatures dataset = assemble(options, setup, folder, dim);
+  const bool append = file_exists(options.out);
+  storage::FeatureStoreWriter writer(options.out, backbone, dim,
+                                     options.dtype == "float32" ? storage::FeatureDtype::float32
+                                                                : storage::FeatureDtype::float16,
+                                     append ? storage::WriteMode::append : storage::WriteMode::create);
+  writer.write_dataset(dataset);
+  writer.close();
+  if (!options.keep_work) folder.remove();
+  std::cout << options.out << ": " << (append ? "added " : "wrote ") << options.dataset << " ("
+            << dataset.classnames.size() << " classes; " << backbone << ", D = " << dim << ", " << options.dtype
+            << "; rows:";
+  for (const auto& split : setup.splits) {
+    const auto& features = dataset.splits.at(split);
+    std::cout << " " << split << " " << features.rows;
+    if (!features.skipped.empty()) std::cout << " (" << features.skipped.size() << " skipped)";
+  }
+  if (options.views > 0) std::cout << "; " << options.views << " views per training image";
+  std::cout << ")\n";
+  for (const auto& split : setup.splits) {
+    for (const auto& skipped : dataset.splits.at(split).skipped) {
+      std::cout << "  skipped " << split << " row " << skipped.split_row << ": " << skipped.reason << "\n";
+    }
+  }
+}
+
+std::string backbone_of(const ExtractionOptions& options, const worker::ImageEncoder& encoder) {
+  return options.backbone.empty() ? encoder.architecture() : options.backbone;
+}
+
+int extract_in_process(const ExtractionOptions& options) {
+  set_torch_threads(options.threads);
+  const Setup setup = read_setup(options);
+  const torch::Device device = parse_device(options.device);
+  worker::ImageEncoder encoder = open_encoder(options.checkpoint, setup.precision, device);
+  const std::string backbone = backbone_of(options, encoder);
+  check_before_encoding(options, setup, backbone, encoder.embed_dim());
+  UnitCollector collector(options, setup, work_settings(options, setup, encoder));
+  const int decode_threads = options.decode_threads > 0 ? options.decode_threads : torch::get_num_threads();
+  UnitEncoder units(encoder, device, image_source(options, setup, encoder), decode_threads);
+  units.encode(setup.plan, collector.pending(), [&](UnitResult result) { collector.accept(result); });
+  publish(options, setup, collector.folder(), backbone, encoder.embed_dim());
+  return 0;
+}
+
+// Worker rank: its share of the pending units, each result sent to rank 0 as it is done.
+void run_extraction_worker(const ExtractionOptions& options, const Setup& setup, worker::ImageEncoder& encoder,
+                           torch::Device device, int threads) {
+  const std::optional<std::string> share = receive_task_from_coordinator();
+  if (!share) return;  // stopped before any work (an error on rank 0)
+  std::vector<int64_t> indices = nlohmann::json::parse(*share).get<std::vector<int64_t>>();
+  try {
+    const int decode_threads = options.decode_threads > 0 ? options.decode_threads : threads;
+    UnitEncoder units(encoder, device, image_source(options, setup, encoder), decode_threads);
+    units.encode(setup.plan, indices, [](UnitResult result) { send_result_to_coordinator(encode_unit(result)); });
+  } catch (const std::exception& e) {
+    send_result_to_coordinator(kWorkerError + error_text(e));
+  }
+  receive_task_from_coordinator();  // the stop
+}
+
+void run_extraction_coordinator(const ExtractionOptions& options, const Setup& setup, MpiSession& mpi,
+                                const worker::ImageEncoder& encoder, const std::string& backbone) {
+  MpiCoordinatorLink link(mpi);
+  UnitCollector collector(options, setup, work_settings(options, setup, encoder));
+  // Deterministic shares: unit i of the pending list goes to worker i mod W.
+  std::vector<std::vector<int64_t>> shares(static_cast<size_t>(link.workers()));
+  for (size_t i = 0; i < collector.pending().size(); ++i) shares[i % shares.size()].push_back(collector.pending()[i]);
+  for (int w = 0; w < link.workers(); ++w) link.send_task(w, nlohmann::json(shares[static_cast<size_t>(w)]).dump());
+  size_t received = 0;
+  while (received < collector.pending().size()) {
+    const std::optional<WorkerMessage> message = link.receive(1000);
+    if (!message || message->kind != WorkerMessage::Kind::result) continue;
+    if (message->payload.rfind(kWorkerError, 0) == 0) {
+      throw Error("worker rank " + std::to_string(message->worker + 1) + ": " +
+                  message->payload.substr(kWorkerError.size()));
+    }
+    collector.accept(decode_unit(message->payload, "a unit from worker rank " + std::to_string(message->worker + 1)));
+    ++received;
+  }
+  for (int w = 0; w < link.workers(); ++w) link.send_stop(w);
+  publish(options, setup, collector.folder(), backbone, encoder.embed_dim());
+}
+
+int extract_with_mpi(const ExtractionOptions& options) {
+  MpiSession mpi;
+  if (mpi.size() < 2) return extract_in_process(options);
+  const bool coordinator = mpi.rank() == 0;
+  const int threads = options.threads > 0 ? options.threads : mpi.threads_per_worker();
+  std::string error;
+  std::unique_ptr<Setup> setup;
+  std::unique_ptr<worker::ImageEncoder> encoder;
+  std::string backbone;
+  torch::Device device = torch::kCPU;
+  try {
+    set_torch_threads(threads);
+    setup = std::make_unique<Setup>(read_setup(options));
+    // Rank 0 only reads the tower's shapes; each worker of a node takes the next GPU.
+    device = parse_device(coordinator ? "cpu" : device_for_worker(options.device, mpi.local_worker_index()));
+    encoder = std::make_unique<worker::ImageEncoder>(
+        open_encoder(options.checkpoint, coordinator ? "fp32" : setup->precision, device));
+    backbone = backbone_of(options, *encoder);
+    if (coordinator) check_before_encoding(options, *setup, backbone, encoder->embed_dim());
+  } catch (const std::exception& e) {
+    error = error_text(e);
+  }
+  if (!mpi.all_succeeded(error.empty())) {
+    if (coordinator) throw Error(error.empty() ? "another rank could not start (see its message above)" : error);
+    if (!error.empty()) std::cerr << "promptgrid: rank " << mpi.rank() << ": " << error << std::endl;
+    return 2;
+  }
+  try {
+    if (coordinator) {
+      run_extraction_coordinator(options, *setup, mpi, *encoder, backbone);
+    } else {
+      run_extraction_worker(options, *setup, *encoder, device, threads);
+    }
+  } catch (const std::exception& e) {
+    // The other ranks wait for messages from this one: end the whole job rather than leave them waiting.
+    // Units finished so far are kept: running the command again resumes.
+    std::cerr << "promptgrid: rank " << mpi.rank() << ": error: " << error_text(e) << std::endl;
+    mpi.abort(error_kind(e) == ErrorKind::internal ? 1 : 2);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int extract_features(const ExtractionOptions& options) {
+  return launched_by_mpi() ? extract_with_mpi(options) : extract_in_process(options);
+}
+
+}  // namespace pg::orchestrator
