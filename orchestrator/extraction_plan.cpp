@@ -53,7 +53,7 @@ std::vector<ExtractionUnit> plan_units(const sweeps::SplitFile& split_file, cons
 
 std::string encode_unit(const UnitResult& result) {
   nlohmann::json header = {{"unit", result.unit}, {"rows", result.rows}, {"dim", result.dim},
-                           {"checksum", to_hex16(checksum(result.features))}};
+                           {"settings", result.settings}, {"checksum", to_hex16(checksum(result.features))}};
   header["failed"] = nlohmann::json::array();
   for (const FailedImage& failure : result.failed) header["failed"].push_back({failure.row, failure.reason});
   std::string bytes = header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
@@ -72,6 +72,7 @@ UnitResult decode_unit(const std::string& bytes, const std::string& where) {
     result.unit = header.at("unit").get<int64_t>();
     result.rows = header.at("rows").get<int64_t>();
     result.dim = header.at("dim").get<int64_t>();
+    result.settings = header.value("settings", "");
     for (const auto& failure : header.at("failed")) {
       result.failed.push_back({failure.at(0).get<int64_t>(), failure.at(1).get<std::string>()});
     }
@@ -95,57 +96,69 @@ UnitResult decode_unit(const std::string& bytes, const std::string& where) {
 }
 
 ExtractionWorkFolder::ExtractionWorkFolder(std::string folder, const nlohmann::json& settings)
-    : folder_(std::move(folder)) {
+    : folder_(std::move(folder)), settings_digest_(to_hex16(fnv1a_64(settings.dump()))) {
   make_directories(folder_);
+  lock_ = std::make_unique<FileLock>(folder_, "extracting features into");
   remove_stale_temporaries_in(folder_);
   const std::string manifest = path_of(kManifest);
-  if (file_exists(manifest)) {
-    nlohmann::json earlier;
+  nlohmann::json earlier;
+  std::string why;
+  if (!file_exists(manifest)) {
+    why = "no manifest";
+  } else {
     try {
       earlier = read_json_file(manifest, "the manifest of an earlier extraction");
     } catch (const Error&) {
-      earlier = nullptr;
+      why = "an unreadable manifest";
     }
-    if (earlier == settings) return;  // resume
+  }
+  if (why.empty() && earlier == settings) return;  // resume
+  if (why.empty()) {
     std::vector<std::string> changed;
     for (const auto& [key, value] : settings.items()) {
       if (!earlier.is_object() || !earlier.contains(key) || earlier[key] != value) changed.push_back(key);
     }
-    log_warning(folder_ + ": an earlier extraction left units computed with other settings (" +
-                (changed.empty() ? std::string("unreadable manifest") : join(changed, ", ")) +
-                "); starting over");
-    for (const auto& entry : std::filesystem::directory_iterator(folder_)) {
-      if (entry.path().extension() == kUnitSuffix) remove_file_quietly(entry.path().string());
-    }
+    why = "other settings: " + join(changed, ", ");
+  }
+  int removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(folder_)) {
+    if (entry.path().extension() != kUnitSuffix) continue;
+    remove_file_quietly(entry.path().string());
+    ++removed;
+  }
+  if (removed > 0) {
+    log_warning(folder_ + ": " + std::to_string(removed) + " units of an earlier extraction were left with " + why +
+                "; starting over");
   }
   write_json_file_atomic(manifest, settings);
 }
 
 std::string ExtractionWorkFolder::path_of(const std::string& name) const { return folder_ + "/" + name; }
 
-bool ExtractionWorkFolder::finished(int64_t index, const std::string& name) const {
-  const std::string path = path_of(name + kUnitSuffix);
+bool ExtractionWorkFolder::finished(int64_t index, const ExtractionUnit& unit, int64_t dim) const {
+  const std::string path = path_of(unit.name() + kUnitSuffix);
   if (!file_exists(path)) return false;
   try {
-    const UnitResult result = decode_unit(read_file(path, kMaxUnitBytes, "a unit of features extraction"), path);
-    return result.unit == index && result.failed.empty();
+    return load(index, unit, dim).failed.empty();
   } catch (const Error& e) {
     log_warning(std::string(e.what()) + "; computing it again");
     return false;
   }
 }
 
-void ExtractionWorkFolder::save(const ExtractionUnit& unit, const UnitResult& result) const {
+void ExtractionWorkFolder::save(const ExtractionUnit& unit, UnitResult result) const {
+  result.settings = settings_digest_;
   write_file_atomic(path_of(unit.name() + kUnitSuffix), encode_unit(result));
 }
 
-UnitResult ExtractionWorkFolder::load(int64_t index, const ExtractionUnit& unit) const {
+UnitResult ExtractionWorkFolder::load(int64_t index, const ExtractionUnit& unit, int64_t dim) const {
   const std::string path = path_of(unit.name() + kUnitSuffix);
   UnitResult result = decode_unit(read_file(path, kMaxUnitBytes, "a unit of features extraction"), path);
-  if (result.unit != index || result.rows != unit.rows) {
-    throw Error(path + ": holds unit " + std::to_string(result.unit) + " of " + std::to_string(result.rows) +
-                " rows, expected unit " + std::to_string(index) + " of " + std::to_string(unit.rows) +
-                "; remove " + folder_ + " and extract again", ErrorKind::internal);
+  if (result.unit != index || result.rows != unit.rows || result.dim != dim || result.settings != settings_digest_) {
+    throw Error(path + ": holds unit " + std::to_string(result.unit) + " of " + std::to_string(result.rows) + " x " +
+                std::to_string(result.dim) + " values (settings " + result.settings + "), expected unit " +
+                std::to_string(index) + " of " + std::to_string(unit.rows) + " x " + std::to_string(dim) +
+                " (settings " + settings_digest_ + ")");
   }
   return result;
 }

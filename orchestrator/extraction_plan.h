@@ -10,10 +10,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "common/files.h"
 #include "sweeps/split_file.h"
 
 namespace pg::orchestrator {
@@ -45,10 +47,11 @@ struct UnitResult {
   int64_t dim = 0;
   std::vector<float> features;
   std::vector<FailedImage> failed;
+  std::string settings;  // kept units: the digest of the settings they were computed with
 };
 
 // A unit's bytes, as sent from a worker rank and as kept in the work folder: one line of JSON (unit,
-// rows, dim, failures, the XXH64 of the values), then the float32 values, little-endian.
+// rows, dim, failures, settings digest, the XXH64 of the values), then the float32 values, little-endian.
 std::string encode_unit(const UnitResult& result);
 // Checks everything (the header, the size, the checksum) and names `where` in its errors.
 UnitResult decode_unit(const std::string& bytes, const std::string& where);
@@ -56,21 +59,26 @@ UnitResult decode_unit(const std::string& bytes, const std::string& where);
 // The work folder of one extraction: the manifest and the finished units.
 class ExtractionWorkFolder {
  public:
-  // Opens (creating) `folder`; when its manifest differs from `settings`, the units there are removed
-  // and the extraction starts over (logged with the reason).
+  // Opens (creating) `folder` and locks it (one extraction at a time); when its manifest differs from
+  // `settings`, or is missing or unreadable, the units there are removed and the extraction starts over
+  // (logged with the reason).
   ExtractionWorkFolder(std::string folder, const nlohmann::json& settings);
   const std::string& folder() const { return folder_; }
-  // Whether unit `index` (named `name`) is finished and kept intact. A unit with failed images is
-  // never taken as finished: the images may have been fixed since, so it is computed again.
-  bool finished(int64_t index, const std::string& name) const;
-  void save(const ExtractionUnit& unit, const UnitResult& result) const;
-  UnitResult load(int64_t index, const ExtractionUnit& unit) const;
+  // Whether unit `index` is finished and kept intact, with these settings and `dim` values a row. A
+  // unit with failed images is never taken as finished: the images may have been fixed since, so it
+  // is computed again.
+  bool finished(int64_t index, const ExtractionUnit& unit, int64_t dim) const;
+  void save(const ExtractionUnit& unit, UnitResult result) const;
+  // A kept unit, checked against the plan (index, rows, `dim`) and the settings.
+  UnitResult load(int64_t index, const ExtractionUnit& unit, int64_t dim) const;
   // Removes the folder and everything in it (after the store is published).
   void remove() const;
 
  private:
   std::string path_of(const std::string& name) const;
   std::string folder_;
+  std::string settings_digest_;
+  std::unique_ptr<FileLock> lock_;
 };
 
 }  // namespace pg::orchestrator

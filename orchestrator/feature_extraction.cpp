@@ -1,12 +1,12 @@
 #include "orchestrator/feature_extraction.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -46,6 +46,13 @@ Setup read_setup(const ExtractionOptions& options) {
   if (options.order != "dassl" && options.order != "clip") {
     throw Error("--order " + options.order + ": use dassl (CoOp's, the default) or clip (CLIP's _transform)");
   }
+  if (!file_exists(options.checkpoint)) {
+    throw Error("--clip " + options.checkpoint + ": no such file; give CLIP's weights (ViT-B-16.pt, RN50.pt or safetensors)");
+  }
+  if (options.dataset.empty() || options.dataset == "." || options.dataset.find('/') != std::string::npos) {
+    throw Error("--dataset '" + options.dataset + "': use a plain name such as dtd (no '/')");
+  }
+  if (!options.source.empty()) sweeps::find_dataset(options.source);  // an unknown source lists the known ones
   if (!std::filesystem::is_directory(options.images_root)) {
     throw Error("--images " + options.images_root + ": not a folder; give the dataset's image folder (CoOp's image_dir)");
   }
@@ -81,26 +88,38 @@ ImageSource image_source(const ExtractionOptions& options, const Setup& setup, c
   source.images_root = options.images_root;
   source.split_file = &setup.split_file;
   source.dataset = options.dataset;
-  source.seed = options.seed;
+  source.seed = static_cast<uint64_t>(options.seed);
   source.preprocess.n_px = static_cast<int>(encoder.input_resolution());
   source.preprocess.order = options.order == "clip" ? image::TransformOrder::clip : image::TransformOrder::dassl;
   return source;
 }
 
-// Everything the units' values depend on: a work folder left with other settings starts over.
+// XXH64 of a file's bytes, streamed (a 900 MB checkpoint takes a fraction of a second).
+std::string file_digest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read it");
+  ContentHasher hasher;
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    hasher.update(buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  return to_hex16(hasher.digest());
+}
+
+// Everything the units' values depend on: a work folder left with other settings starts over. (Not
+// the thread count: on the CPU, results can differ in the last bits between thread counts, so a store
+// is byte-identical to another only when both were encoded with the same --threads per rank.)
 nlohmann::json work_settings(const ExtractionOptions& options, const Setup& setup,
                              const worker::ImageEncoder& encoder) {
-  struct stat checkpoint {};
-  ::stat(options.checkpoint.c_str(), &checkpoint);
   ContentHasher split_digest;
   split_digest.update(read_file(options.split_path, uint64_t{1} << 31, "a CoOp split file"));
   return {{"dataset", options.dataset},
           {"split_file", to_hex16(split_digest.digest())},
-          {"images", std::filesystem::absolute(options.images_root).lexically_normal().string()},
-          {"checkpoint", std::filesystem::absolute(options.checkpoint).lexically_normal().string()},
-          {"checkpoint_bytes", static_cast<int64_t>(checkpoint.st_size)},
-          {"checkpoint_mtime", static_cast<int64_t>(checkpoint.st_mtime)},
+          {"images", std::filesystem::weakly_canonical(options.images_root).string()},
+          {"checkpoint", file_digest(options.checkpoint)},
           {"architecture", encoder.architecture()},
+          {"device", options.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu"},
           {"views", options.views},
           {"batch_size", options.batch_size},
           {"order", options.order},
@@ -128,7 +147,8 @@ class ExtractionProgress {
     std::snprintf(line, sizeof(line), "extract %s: %lld/%lld images (%.0f%%), %.1f images/s, ETA %.0f s",
                   dataset_.c_str(), static_cast<long long>(done_), static_cast<long long>(total_),
                   total_ > 0 ? 100.0 * static_cast<double>(done_) / static_cast<double>(total_) : 100.0, rate, eta);
-    std::cerr << (terminal_ ? "\r" : "") << line << (terminal_ && done_ < total_ ? "" : "\n") << std::flush;
+    // On a terminal the line is redrawn in place (cleared first) and ended once done.
+    std::cerr << (terminal_ ? "\r\033[K" : "") << line << (terminal_ && done_ < total_ ? "" : "\n") << std::flush;
   }
 
  private:
@@ -142,12 +162,12 @@ class ExtractionProgress {
 // Rank 0's side: the work folder, what is left to do, and what happens to each finished unit.
 class UnitCollector {
  public:
-  UnitCollector(const ExtractionOptions& options, const Setup& setup, const nlohmann::json& settings)
-      : options_(options), setup_(setup), folder_(work_folder_of(options), settings) {
+  UnitCollector(const ExtractionOptions& options, const Setup& setup, const nlohmann::json& settings, int64_t dim)
+      : options_(options), setup_(setup), folder_(work_folder_of(options), settings), dim_(dim) {
     int64_t total = 0, done = 0;
     for (size_t i = 0; i < setup.plan.size(); ++i) {
       total += setup.plan[i].rows;
-      if (folder_.finished(static_cast<int64_t>(i), setup.plan[i].name())) {
+      if (folder_.finished(static_cast<int64_t>(i), setup.plan[i], dim)) {
         done += setup.plan[i].rows;
       } else {
         pending_.push_back(static_cast<int64_t>(i));
@@ -165,28 +185,61 @@ class UnitCollector {
       throw Error("a worker sent unit " + std::to_string(result.unit) + ", which is not in the plan", ErrorKind::internal);
     }
     const ExtractionUnit& unit = setup_.plan[static_cast<size_t>(result.unit)];
-    if (!result.failed.empty() && !options_.skip_bad) {
-      const FailedImage& first = result.failed.front();
-      throw Error(unit.split + " row " + std::to_string(unit.first_row + first.row) + " of " + options_.split_path +
-                  ": " + first.reason +
-                  "; fix or remove the image, or pass --skip-bad to leave unreadable images out (the store lists them)");
+    if (result.rows != unit.rows || result.dim != dim_) {
+      throw Error("unit " + unit.name() + " came back with " + std::to_string(result.rows) + " x " +
+                  std::to_string(result.dim) + " values, expected " + std::to_string(unit.rows) + " x " +
+                  std::to_string(dim_) + "; every rank must load the same --clip file");
     }
+    // A unit with unreadable images is kept too (it is never taken as finished, so it is computed
+    // again next time), and the extraction goes on: every bad image is reported at the end, not one
+    // per run.
     folder_.save(unit, result);
+    for (const FailedImage& failure : result.failed) {
+      failures_[{result.unit, failure.row}] = unit.split + " row " + std::to_string(unit.first_row + failure.row) +
+                                              " of " + options_.split_path + ": " + failure.reason;
+    }
     progress_->add(unit.rows);
+  }
+
+  // Without --skip-bad, the images that could not be read (the first few, and how many) as one error.
+  void require_no_failures() const {
+    if (failures_.empty() || options_.skip_bad) return;
+    std::vector<std::string> listed;
+    for (const auto& [where, message] : failures_) {
+      if (listed.size() == 5) break;
+      listed.push_back(message);
+    }
+    throw Error(std::to_string(failures_.size()) + " image(s) could not be read: " + join(listed, "; ") +
+                (failures_.size() > listed.size() ? "; ..." : "") +
+                ". Fix or remove them and run the command again (the other images are kept and not encoded again), "
+                "or pass --skip-bad to leave unreadable images out (the store lists them)");
   }
 
  private:
   const ExtractionOptions& options_;
   const Setup& setup_;
   ExtractionWorkFolder folder_;
+  int64_t dim_;
   std::vector<int64_t> pending_;
+  std::map<std::pair<int64_t, int64_t>, std::string> failures_;  // (unit, row) -> message, in split order
   std::unique_ptr<ExtractionProgress> progress_;
 };
+
+std::string prompt_template_of(const ExtractionOptions& options) {
+  if (options.prompt_template) return *options.prompt_template;
+  if (auto found = sweeps::catalog_template(options.dataset, options.source)) return *found;
+  throw Error("--dataset " + options.dataset +
+              " is not a benchmark dataset, so it has no default prompt template; pass --template \"a photo of a {}.\"");
+}
 
 // Before hours of encoding: every image of the split file is there (unless --skip-bad), and the store
 // can take the dataset.
 void check_before_encoding(const ExtractionOptions& options, const Setup& setup, const std::string& backbone,
                            int64_t embed_dim) {
+  const std::string prompt_template = prompt_template_of(options);
+  if (prompt_template.find("{}") == std::string::npos) {
+    throw Error("--template '" + prompt_template + "' has no '{}' where the class name goes (e.g. \"a photo of a {}.\")");
+  }
   if (!options.skip_bad) {
     std::vector<std::string> missing;
     int64_t count = 0;
@@ -218,13 +271,6 @@ void check_before_encoding(const ExtractionOptions& options, const Setup& setup,
   }
 }
 
-std::string prompt_template_of(const ExtractionOptions& options) {
-  if (options.prompt_template) return *options.prompt_template;
-  if (auto found = sweeps::catalog_template(options.dataset, options.source)) return *found;
-  throw Error("--dataset " + options.dataset +
-              " is not a benchmark dataset, so it has no default prompt template; pass --template \"a photo of a {}.\"");
-}
-
 // The finished units, put together in split-file order; an image that failed in any pass is left out
 // of every pass and listed as skipped.
 storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup& setup,
@@ -243,7 +289,7 @@ storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup&
     for (size_t i = 0; i < setup.plan.size(); ++i) {
       const ExtractionUnit& unit = setup.plan[i];
       if (unit.split != split) continue;
-      const UnitResult result = folder.load(static_cast<int64_t>(i), unit);
+      const UnitResult result = folder.load(static_cast<int64_t>(i), unit, dim);
       std::copy(result.features.begin(), result.features.end(),
                 values[static_cast<size_t>(unit.view + 1)].begin() + unit.first_row * dim);
       for (const FailedImage& failure : result.failed) failed.emplace(unit.first_row + failure.row, failure.reason);
@@ -298,7 +344,7 @@ void publish(const ExtractionOptions& options, const Setup& setup, const Extract
     std::cout << " " << split << " " << features.rows;
     if (!features.skipped.empty()) std::cout << " (" << features.skipped.size() << " skipped)";
   }
-  if (options.views > 0) std::cout << "; " << options.views << " views per training image";
+  if (options.views > 0) std::cout << "; " << options.views << (options.views == 1 ? " view" : " views") << " per training image";
   std::cout << ")\n";
   for (const auto& split : setup.splits) {
     for (const auto& skipped : dataset.splits.at(split).skipped) {
@@ -318,10 +364,11 @@ int extract_in_process(const ExtractionOptions& options) {
   worker::ImageEncoder encoder = open_encoder(options.checkpoint, setup.precision, device);
   const std::string backbone = backbone_of(options, encoder);
   check_before_encoding(options, setup, backbone, encoder.embed_dim());
-  UnitCollector collector(options, setup, work_settings(options, setup, encoder));
+  UnitCollector collector(options, setup, work_settings(options, setup, encoder), encoder.embed_dim());
   const int decode_threads = options.decode_threads > 0 ? options.decode_threads : torch::get_num_threads();
   UnitEncoder units(encoder, device, image_source(options, setup, encoder), decode_threads);
   units.encode(setup.plan, collector.pending(), [&](UnitResult result) { collector.accept(result); });
+  collector.require_no_failures();
   publish(options, setup, collector.folder(), backbone, encoder.embed_dim());
   return 0;
 }
@@ -345,7 +392,7 @@ void run_extraction_worker(const ExtractionOptions& options, const Setup& setup,
 void run_extraction_coordinator(const ExtractionOptions& options, const Setup& setup, MpiSession& mpi,
                                 const worker::ImageEncoder& encoder, const std::string& backbone) {
   MpiCoordinatorLink link(mpi);
-  UnitCollector collector(options, setup, work_settings(options, setup, encoder));
+  UnitCollector collector(options, setup, work_settings(options, setup, encoder), encoder.embed_dim());
   // Deterministic shares: unit i of the pending list goes to worker i mod W.
   std::vector<std::vector<int64_t>> shares(static_cast<size_t>(link.workers()));
   for (size_t i = 0; i < collector.pending().size(); ++i) shares[i % shares.size()].push_back(collector.pending()[i]);
@@ -362,6 +409,7 @@ void run_extraction_coordinator(const ExtractionOptions& options, const Setup& s
     ++received;
   }
   for (int w = 0; w < link.workers(); ++w) link.send_stop(w);
+  collector.require_no_failures();
   publish(options, setup, collector.folder(), backbone, encoder.embed_dim());
 }
 
@@ -387,11 +435,7 @@ int extract_with_mpi(const ExtractionOptions& options) {
   } catch (const std::exception& e) {
     error = error_text(e);
   }
-  if (!mpi.all_succeeded(error.empty())) {
-    if (coordinator) throw Error(error.empty() ? "another rank could not start (see its message above)" : error);
-    if (!error.empty()) std::cerr << "promptgrid: rank " << mpi.rank() << ": " << error << std::endl;
-    return 2;
-  }
+  if (!mpi.all_started(error)) return 2;
   try {
     if (coordinator) {
       run_extraction_coordinator(options, *setup, mpi, *encoder, backbone);

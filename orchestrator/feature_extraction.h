@@ -28,7 +28,7 @@ struct ExtractionOptions {
   std::string precision;     // "fp16" | "fp32"; empty: fp16 on CUDA (as the reference), fp32 on the CPU
   std::string dtype = "float16";   // the store's
   std::string order = "dassl";     // "dassl" (CoOp: RGB first) | "clip" (CLIP's _transform)
-  uint64_t seed = 1;               // of the augmented views
+  int64_t seed = 1;                // of the augmented views (0 or more)
   bool skip_bad = false;           // leave unreadable images out (listed in the store) instead of failing
   int threads = 0;                 // LibTorch threads; 0: this rank's share of the cores
   int decode_threads = 0;          // image-decoding threads; 0: as many as LibTorch's

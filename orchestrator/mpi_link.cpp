@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <thread>
 #include <vector>
 
@@ -84,10 +85,13 @@ MpiSession::~MpiSession() {
   if (!finalized) MPI_Finalize();
 }
 
-bool MpiSession::all_succeeded(bool ok) const {
-  int mine = ok ? 1 : 0, all = 0;
+bool MpiSession::all_started(const std::string& error) const {
+  int mine = error.empty() ? 1 : 0, all = 0;
   MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  return all == 1;
+  if (all == 1) return true;
+  if (rank_ == 0) throw Error(error.empty() ? "another rank could not start (see its message above)" : error);
+  if (!error.empty()) std::cerr << "promptgrid: rank " << rank_ << ": " << error << std::endl;
+  return false;
 }
 
 void MpiSession::abort(int code) const { MPI_Abort(MPI_COMM_WORLD, code); std::exit(code); }

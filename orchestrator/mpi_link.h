@@ -27,8 +27,10 @@ class MpiSession {
   // that may run on the very same cores (all of them when mpirun binds nothing; none when it binds
   // each rank to its own cores), so ranks × threads never oversubscribe.
   int threads_per_worker() const { return threads_per_worker_; }
-  // Whether every rank passed `ok` true (a collective: every rank must call it).
-  bool all_succeeded(bool ok) const;
+  // Whether every rank started: each passes its start-up error ("" when none); a collective, every
+  // rank must call it. When some rank failed, rank 0 throws a pg::Error (its own error, or a pointer to
+  // the other ranks' messages) and every other rank prints its own error, if any, and gets false.
+  bool all_started(const std::string& error) const;
   // Ends the whole job after an error on one rank (MPI_Abort), so no rank waits forever.
   [[noreturn]] void abort(int code) const;
 

@@ -1,6 +1,8 @@
 #include "orchestrator/unit_encoder.h"
 
+#include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <future>
 #include <thread>
 
@@ -26,7 +28,7 @@ struct UnitEncoder::Prepared {
 
 UnitEncoder::UnitEncoder(worker::ImageEncoder encoder, torch::Device device, ImageSource source, int decode_threads)
     : encoder_(std::move(encoder)), device_(device), source_(std::move(source)),
-      decode_threads_(std::max(1, decode_threads)) {}
+      decode_threads_(std::clamp(decode_threads, 1, 256)) {}
 
 UnitEncoder::Prepared UnitEncoder::prepare(const ExtractionUnit& unit) const {
   const int64_t n_px = source_.preprocess.n_px;
@@ -52,14 +54,27 @@ UnitEncoder::Prepared UnitEncoder::prepare(const ExtractionUnit& unit) const {
         reasons[static_cast<size_t>(row)] = e.what();
       } catch (const std::bad_alloc&) {
         reasons[static_cast<size_t>(row)] = path + ": out of memory while decoding it";
+      } catch (const std::exception& e) {  // nothing may escape a thread: it would end the process
+        reasons[static_cast<size_t>(row)] = path + ": " + e.what();
       }
     }
   };
   const int helpers = static_cast<int>(std::min<int64_t>(decode_threads_, unit.rows)) - 1;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < helpers; ++i) threads.emplace_back(work);
-  work();
-  for (auto& thread : threads) thread.join();
+  {
+    // Joined however this scope is left (a thread that cannot be started throws from emplace_back).
+    struct Joined {
+      std::vector<std::thread> threads;
+      ~Joined() {
+        for (auto& thread : threads) thread.join();
+      }
+    } pool;
+    try {
+      for (int i = 0; i < helpers; ++i) pool.threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      // Fewer threads than asked for: the ones started (and this one) do the work.
+    }
+    work();
+  }
   for (int64_t row = 0; row < unit.rows; ++row) {
     if (!reasons[static_cast<size_t>(row)].empty()) prepared.failed.push_back({row, reasons[static_cast<size_t>(row)]});
   }

@@ -25,9 +25,10 @@ void add_features_extract_command(CLI::App& features) {
   command->add_option("--out", options->out, "Feature store: created, or the dataset added to it")->required();
   command->add_option("--backbone", options->backbone,
                       "Backbone name in the store (default: the tower's, e.g. ViT-B/16 or RN50)");
-  command->add_option("--views", options->views, "Augmented views per training image (Dassl's CoOp train transform)")
+  command->add_option("--views", options->views,
+                      "Augmented views per training image (Dassl's CoOp train transform), 0 to 1000")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 1000));
   command->add_option("--batch-size", options->batch_size, "Images per encoder pass (and per resumable unit)")
       ->default_val(64)
       ->check(CLI::Range(1, 4096));
@@ -49,15 +50,18 @@ void add_features_extract_command(CLI::App& features) {
   command->add_option("--source", options->source,
                       "A test-only dataset of the domain-generalization protocol: the dataset whose classes it uses; "
                       "only the split file's test images are extracted");
-  command->add_option("--seed", options->seed, "Seed of the augmented views")->default_val(1);
+  command->add_option("--seed", options->seed, "Seed of the augmented views (0 or more)")
+      ->default_val(1)
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 62));
   command->add_flag("--skip-bad", options->skip_bad,
                     "Leave missing or unreadable images out (listed in the store) instead of stopping");
   command->add_option("--threads", options->threads, "LibTorch threads (0: this rank's share of the cores)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
-  command->add_option("--decode-threads", options->decode_threads, "Image-decoding threads (0: as many as LibTorch's)")
+      ->check(CLI::Range(0, 4096));
+  command->add_option("--decode-threads", options->decode_threads,
+                      "Image-decoding threads, up to 256 (0: as many as LibTorch's)")
       ->default_val(0)
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 256));
   command->add_flag("--keep-work", options->keep_work, "Keep <out>.extract-<dataset>/ after the store is written");
   command->callback([options] {
     const int code = extract_features(*options);

@@ -105,11 +105,7 @@ int run_with_mpi(const RunArguments& args) {
   } catch (const std::exception& e) {
     error = error_text(e);
   }
-  if (!mpi.all_succeeded(error.empty())) {
-    if (coordinator) throw Error(error.empty() ? "another rank could not start (see its message above)" : error);
-    if (!error.empty()) std::cerr << "promptgrid: rank " << mpi.rank() << ": " << error << std::endl;
-    return 2;
-  }
+  if (!mpi.all_started(error)) return 2;
   SweepRunSummary summary;
   try {
     if (!coordinator) {

@@ -159,23 +159,39 @@ TEST_F(FeaturesExtractTest, MpiRanksWriteTheSameBytesAsOneProcess) {
   EXPECT_EQ(testing::read_bytes(alone), testing::read_bytes(ranks));
 }
 
-TEST_F(FeaturesExtractTest, BadImageStopsNamingFileAndRowThenResumes) {
+TEST_F(FeaturesExtractTest, BadImagesAreAllNamedWithTheirRowsThenTheRunResumes) {
   const std::string broken = images_ + "/class_2/rgb_224x224.png";
   const std::string good = testing::read_bytes(broken);
   write_file_atomic(broken, good.substr(0, good.size() / 2));  // truncated
   const std::string out = dir_ + "/resumed.h5";
   const auto failed = run_promptgrid(extract_args(out, rn_, "--batch-size 2"));
   EXPECT_EQ(failed.exit_code, 2) << failed.output;
-  expect_contains(failed.output, {"train row 2 of " + split_, "rgb_224x224.png", "--skip-bad"});
+  // Every split lists the image: all three rows are reported in one run, in split order.
+  expect_contains(failed.output, {"3 image(s) could not be read: train row 2 of " + split_, "rgb_224x224.png",
+                                  "val row 2 of ", "test row 2 of ", "--skip-bad"});
   EXPECT_FALSE(file_exists(out));
-  // The unit before the bad image was kept; after the fix the extraction picks up from there.
+  // Every unit was kept; the three holding the bad image are computed again after the fix.
   EXPECT_TRUE(file_exists(out + ".extract-dtd/train.image.0000000.chunk"));
   write_file_atomic(broken, good);
   const auto resumed = run_promptgrid(extract_args(out, rn_, "--batch-size 2"));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  expect_contains(resumed.output, {"resuming; 2 of 18 images were encoded by an earlier run"});
+  expect_contains(resumed.output, {"resuming; 12 of 18 images were encoded by an earlier run"});
   const std::string fresh = dir_ + "/fresh.h5";
   ASSERT_EQ(run_promptgrid(extract_args(fresh, rn_, "--batch-size 2")).exit_code, 0);
+  EXPECT_EQ(testing::read_bytes(out), testing::read_bytes(fresh));
+}
+
+// Units left without their manifest, or with other settings, are never mixed into a store.
+TEST_F(FeaturesExtractTest, UnitsOfOtherSettingsAreNotReused) {
+  const std::string out = dir_ + "/settings.h5";
+  ASSERT_EQ(run_promptgrid(extract_args(out, rn_, "--views 1 --keep-work")).exit_code, 0);
+  std::filesystem::remove(out);
+  std::filesystem::remove(out + ".extract-dtd/manifest.json");
+  const auto reseeded = run_promptgrid(extract_args(out, rn_, "--views 1 --seed 5"));
+  ASSERT_EQ(reseeded.exit_code, 0) << reseeded.output;
+  expect_contains(reseeded.output, {"left with no manifest; starting over"});
+  const std::string fresh = dir_ + "/fresh.h5";
+  ASSERT_EQ(run_promptgrid(extract_args(fresh, rn_, "--views 1 --seed 5")).exit_code, 0);
   EXPECT_EQ(testing::read_bytes(out), testing::read_bytes(fresh));
 }
 
@@ -232,6 +248,18 @@ TEST_F(FeaturesExtractTest, UserMistakesAreClearErrors) {
   auto result = run_promptgrid(extract_args(out, text_only));
   EXPECT_EQ(result.exit_code, 2);
   expect_contains(result.output, {text_only});
+  // Mistakes found before any image is encoded.
+  result = run_promptgrid(extract_args(out, rn_, "--template nothing"));
+  EXPECT_EQ(result.exit_code, 2);
+  expect_contains(result.output, {"--template 'nothing' has no '{}'"});
+  result = run_promptgrid(extract_args(out, rn_, "--source nosuch"));
+  EXPECT_EQ(result.exit_code, 2);
+  expect_contains(result.output, {"unknown dataset 'nosuch'"});
+  result = run_promptgrid(extract_args(out, dir_ + "/nope.pt"));
+  EXPECT_EQ(result.exit_code, 2);
+  expect_contains(result.output, {"--clip " + dir_ + "/nope.pt: no such file"});
+  result = run_promptgrid(extract_args(out, rn_, "--seed -1"));
+  EXPECT_EQ(result.exit_code, 2);
   // Not a folder.
   result = run_promptgrid("features extract --images " + dir_ + "/nowhere --split " + split_ +
                           " --dataset dtd --clip " + rn_ + " --out " + out);

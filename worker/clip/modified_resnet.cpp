@@ -12,8 +12,6 @@ namespace {
 
 constexpr double kBatchNormEps = 1e-5;
 
-std::vector<int64_t> shape_of(const torch::Tensor& tensor) { return tensor.sizes().vec(); }
-
 torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride = 1) {
   return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2).bias(false));
 }
@@ -22,18 +20,8 @@ torch::nn::Conv2d conv(int64_t in, int64_t out, int64_t kernel, int64_t stride =
 
 ModifiedResNetOptions ModifiedResNetOptions::infer_from(const StateDict& state_dict, const std::string& source) {
   std::vector<std::string> problems;
-  auto tensor = [&](const std::string& key, int64_t dims) -> const torch::Tensor* {
-    const auto found = state_dict.find(key);
-    if (found == state_dict.end()) {
-      problems.push_back("missing " + key);
-      return nullptr;
-    }
-    if (found->second.dim() != dims) {
-      problems.push_back(key + " has shape " + format_shape(shape_of(found->second)) + ", expected " +
-                         std::to_string(dims) + " dimensions");
-      return nullptr;
-    }
-    return &found->second;
+  auto tensor = [&](const std::string& key, int64_t dims) {
+    return find_tensor_of_rank(state_dict, key, dims, problems);
   };
   ModifiedResNetOptions options;
   for (int b = 0; b < 4; ++b) {

@@ -195,4 +195,19 @@ StateDict load_state_dict(const std::string& path) {
   return tensors;
 }
 
+const torch::Tensor* find_tensor_of_rank(const StateDict& state_dict, const std::string& key, int64_t dims,
+                                         std::vector<std::string>& problems) {
+  const auto found = state_dict.find(key);
+  if (found == state_dict.end()) {
+    problems.push_back("missing " + key);
+    return nullptr;
+  }
+  if (found->second.dim() != dims) {
+    problems.push_back(key + " has shape " + format_shape(found->second.sizes().vec()) + ", expected " +
+                       std::to_string(dims) + " dimensions");
+    return nullptr;
+  }
+  return &found->second;
+}
+
 }  // namespace pg::worker

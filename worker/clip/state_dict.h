@@ -11,12 +11,19 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 namespace pg::worker {
 
 using StateDict = std::map<std::string, torch::Tensor>;
 
 StateDict load_state_dict(const std::string& path);
+
+// The tensor `key` of `state_dict` with `dims` dimensions, or nullptr with the reason ("missing ...",
+// "... has shape ...") appended to `problems`: for options inferred from a checkpoint's shapes, which
+// report every problem of the file at once.
+const torch::Tensor* find_tensor_of_rank(const StateDict& state_dict, const std::string& key, int64_t dims,
+                                         std::vector<std::string>& problems);
 
 // safetensors files, as read and written by promptgrid (written as F32).
 StateDict read_safetensors(const std::string& path);

@@ -18,18 +18,8 @@ std::vector<int64_t> shape_of(const torch::Tensor& tensor) { return tensor.sizes
 
 VisionTransformerOptions VisionTransformerOptions::infer_from(const StateDict& state_dict, const std::string& source) {
   std::vector<std::string> problems;
-  auto tensor = [&](const std::string& key, int64_t dims) -> const torch::Tensor* {
-    const auto found = state_dict.find(key);
-    if (found == state_dict.end()) {
-      problems.push_back("missing " + key);
-      return nullptr;
-    }
-    if (found->second.dim() != dims) {
-      problems.push_back(key + " has shape " + format_shape(shape_of(found->second)) + ", expected " +
-                         std::to_string(dims) + " dimensions");
-      return nullptr;
-    }
-    return &found->second;
+  auto tensor = [&](const std::string& key, int64_t dims) {
+    return find_tensor_of_rank(state_dict, key, dims, problems);
   };
   const torch::Tensor* conv1 = tensor("visual.conv1.weight", 4);
   const torch::Tensor* positional = tensor("visual.positional_embedding", 2);
