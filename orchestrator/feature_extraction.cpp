@@ -258,7 +258,14 @@ void check_before_encoding(const ExtractionOptions& options, const Setup& setup,
     }
   }
   if (!file_exists(options.out)) return;
-  const storage::FeatureStoreReader store(options.out);
+  std::unique_ptr<storage::FeatureStoreReader> opened;
+  try {
+    opened = std::make_unique<storage::FeatureStoreReader>(options.out);
+  } catch (const Error& e) {
+    throw Error("--out: " + std::string(e.what()) + "; give a new file, or a feature store to add the dataset to",
+                e.kind());
+  }
+  const storage::FeatureStoreReader& store = *opened;
   if (store.backbone() != backbone || store.embed_dim() != embed_dim) {
     throw Error(options.out + ": holds backbone " + store.backbone() + " (D = " + std::to_string(store.embed_dim()) +
                 "), but " + options.checkpoint + " is " + backbone + " (D = " + std::to_string(embed_dim) +
@@ -272,7 +279,8 @@ void check_before_encoding(const ExtractionOptions& options, const Setup& setup,
 }
 
 // The finished units, put together in split-file order; an image that failed in any pass is left out
-// of every pass and listed as skipped.
+// of every pass and listed as skipped. Units are read twice (their failures first, then their values
+// straight into place), so a split is held once in memory, not twice.
 storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup& setup,
                                   const ExtractionWorkFolder& folder, int64_t dim) {
   storage::DatasetFeatures dataset;
@@ -283,42 +291,46 @@ storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup&
   for (const auto& split : setup.splits) {
     const auto& items = setup.split_file.split(split);
     const int64_t total = static_cast<int64_t>(items.size());
-    const int passes = 1 + (split == "train" ? options.views : 0);
-    std::vector<std::vector<float>> values(static_cast<size_t>(passes), std::vector<float>(static_cast<size_t>(total * dim)));
-    std::map<int64_t, std::string> failed;
+    std::vector<size_t> units;  // this split's, in plan order
     for (size_t i = 0; i < setup.plan.size(); ++i) {
+      if (setup.plan[i].split == split) units.push_back(i);
+    }
+    std::map<int64_t, std::string> failed;
+    for (const size_t i : units) {
       const ExtractionUnit& unit = setup.plan[i];
-      if (unit.split != split) continue;
-      const UnitResult result = folder.load(static_cast<int64_t>(i), unit, dim);
-      std::copy(result.features.begin(), result.features.end(),
-                values[static_cast<size_t>(unit.view + 1)].begin() + unit.first_row * dim);
-      for (const FailedImage& failure : result.failed) failed.emplace(unit.first_row + failure.row, failure.reason);
+      for (const FailedImage& failure : folder.load(static_cast<int64_t>(i), unit, dim).failed) {
+        failed.emplace(unit.first_row + failure.row, failure.reason);
+      }
     }
     storage::SplitFeatures out;
     out.dim = dim;
-    out.num_views = passes - 1;
+    out.num_views = split == "train" ? options.views : 0;
+    std::vector<int64_t> kept_position(static_cast<size_t>(total), -1);
     for (int64_t row = 0; row < total; ++row) {
       const auto bad = failed.find(row);
       if (bad != failed.end()) {
         out.skipped.push_back({row, items[static_cast<size_t>(row)].relpath, bad->second});
         continue;
       }
-      ++out.rows;
+      kept_position[static_cast<size_t>(row)] = out.rows++;
       out.labels.push_back(items[static_cast<size_t>(row)].label);
       out.paths.push_back(items[static_cast<size_t>(row)].relpath);
-      const auto begin = values[0].begin() + row * dim;
-      out.features.insert(out.features.end(), begin, begin + dim);
-    }
-    for (int view = 0; view < out.num_views; ++view) {
-      for (int64_t row = 0; row < total; ++row) {
-        if (failed.count(row)) continue;
-        const auto begin = values[static_cast<size_t>(view + 1)].begin() + row * dim;
-        out.views.insert(out.views.end(), begin, begin + dim);
-      }
     }
     if (out.rows == 0) {
       throw Error("no image of the " + split + " split of " + options.split_path + " could be read (the first: " +
                   out.skipped.front().reason + ")");
+    }
+    out.features.resize(static_cast<size_t>(out.rows * dim));
+    out.views.resize(static_cast<size_t>(out.num_views * out.rows * dim));
+    for (const size_t i : units) {
+      const ExtractionUnit& unit = setup.plan[i];
+      const UnitResult result = folder.load(static_cast<int64_t>(i), unit, dim);
+      float* pass = unit.view < 0 ? out.features.data() : out.views.data() + unit.view * out.rows * dim;
+      for (int64_t row = 0; row < unit.rows; ++row) {
+        const int64_t position = kept_position[static_cast<size_t>(unit.first_row + row)];
+        if (position < 0) continue;
+        std::copy_n(result.features.begin() + row * dim, dim, pass + position * dim);
+      }
     }
     dataset.splits[split] = std::move(out);
   }

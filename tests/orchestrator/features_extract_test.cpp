@@ -260,6 +260,10 @@ TEST_F(FeaturesExtractTest, UserMistakesAreClearErrors) {
   expect_contains(result.output, {"--clip " + dir_ + "/nope.pt: no such file"});
   result = run_promptgrid(extract_args(out, rn_, "--seed -1"));
   EXPECT_EQ(result.exit_code, 2);
+  write_file_atomic(dir_ + "/notes.txt", "not a store");
+  result = run_promptgrid(extract_args(dir_ + "/notes.txt", rn_));
+  EXPECT_EQ(result.exit_code, 2);
+  expect_contains(result.output, {"--out: " + dir_ + "/notes.txt", "give a new file, or a feature store"});
   // Not a folder.
   result = run_promptgrid("features extract --images " + dir_ + "/nowhere --split " + split_ +
                           " --dataset dtd --clip " + rn_ + " --out " + out);

@@ -1,4 +1,4 @@
-// Shared by the CoOp, trainer and zero-shot tests: the golden tiny CLIP, CLIP's tokenizer, golden
+// Shared by the golden tests of worker/ (CoOp, trainer, zero-shot, text and image towers): the golden tiny CLIP, CLIP's tokenizer, golden
 // files, and the relative error the golden comparisons use.
 #pragma once
 
@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,17 @@ inline double relative_error(const torch::Tensor& actual, const torch::Tensor& e
   const torch::Tensor a = actual.detach().to(torch::kCPU, torch::kFloat64);
   const torch::Tensor b = expected.detach().to(torch::kCPU, torch::kFloat64);
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
+}
+
+// Token id rows from a golden JSON, zero-padded to 77 as clip.tokenize does.
+inline torch::Tensor padded_ids(const nlohmann::json& rows) {
+  torch::Tensor ids = torch::zeros({static_cast<int64_t>(rows.size()), 77}, torch::kInt64);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (size_t j = 0; j < rows[i].size(); ++j) {
+      ids[static_cast<int64_t>(i)][static_cast<int64_t>(j)] = rows[i][j].get<int64_t>();
+    }
+  }
+  return ids;
 }
 
 inline torch::Tensor int64_tensor(const std::vector<int64_t>& values) { return torch::tensor(values, torch::kInt64); }

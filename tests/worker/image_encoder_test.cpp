@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "support/test_data.h"
+#include "worker/coop_test_support.h"
 #include "worker/clip/random_clip.h"
 #include "worker/clip/text_encoder.h"
 
@@ -20,6 +21,7 @@ namespace {
 
 using pg::testing::error_message;
 using pg::testing::shared_data;
+using pg::worker::testing::padded_ids;
 
 torch::Tensor as_double(const torch::Tensor& tensor) { return tensor.detach().to(torch::kCPU, torch::kFloat64); }
 
@@ -40,17 +42,6 @@ double norm_error(const torch::Tensor& actual, const torch::Tensor& expected) {
 
 double max_abs_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   return (as_double(actual) - as_double(expected)).abs().max().item<double>();
-}
-
-// Token id rows from a golden JSON, zero-padded to 77 as clip.tokenize does.
-torch::Tensor padded_ids(const nlohmann::json& rows) {
-  torch::Tensor ids = torch::zeros({static_cast<int64_t>(rows.size()), 77}, torch::kInt64);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (size_t j = 0; j < rows[i].size(); ++j) {
-      ids[static_cast<int64_t>(i)][static_cast<int64_t>(j)] = rows[i][j].get<int64_t>();
-    }
-  }
-  return ids;
 }
 
 // CLIP.forward's logits_per_image: exp(logit_scale) * normalize(image) @ normalize(text).T, the text

@@ -11,12 +11,14 @@
 #include "common/error.h"
 #include "common/files.h"
 #include "support/test_data.h"
+#include "worker/coop_test_support.h"
 #include "text/tokenizer.h"
 
 namespace pg::worker {
 namespace {
 
 using pg::testing::shared_data;
+using pg::worker::testing::padded_ids;
 
 // max |a - b| / max |b|, computed in double.
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
@@ -26,17 +28,6 @@ double relative_error(const torch::Tensor& actual, const torch::Tensor& expected
   return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
 }
 
-
-// Token id rows from a golden JSON, zero-padded to 77 as clip.tokenize does.
-torch::Tensor padded_ids(const nlohmann::json& rows) {
-  torch::Tensor ids = torch::zeros({static_cast<int64_t>(rows.size()), 77}, torch::kInt64);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    for (size_t j = 0; j < rows[i].size(); ++j) {
-      ids[static_cast<int64_t>(i)][static_cast<int64_t>(j)] = rows[i][j].get<int64_t>();
-    }
-  }
-  return ids;
-}
 
 torch::Tensor int_tensor(const nlohmann::json& values) {
   return torch::tensor(values.get<std::vector<int64_t>>(), torch::kInt64);
