@@ -74,6 +74,7 @@ int run_cli(int argc, char** argv) {
   add_plan_command(app);
   add_table_command(app);
   add_status_command(app);
+  add_slurm_command(app);
   std::string chain;
   try {
     check_arguments_are_utf8(argc, argv);

@@ -3,7 +3,6 @@
 #include <torch/version.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -18,6 +17,7 @@
 #include "common/system_info.h"
 #include "orchestrator/progress.h"
 #include "orchestrator/scheduler.h"
+#include "orchestrator/stop_signals.h"
 #include "orchestrator/store_facts.h"
 #include "storage/journal.h"
 #include "results/sweep_tables.h"
@@ -31,34 +31,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-std::atomic<int> g_stop_signal{0};
-
-void on_stop_signal(int signal) {
-  if (g_stop_signal.exchange(signal) != 0) {
-    // The second signal: stop now, the default way.
-    std::signal(signal, SIG_DFL);
-    std::raise(signal);
-  }
-}
-
-// Installs the handlers for the coordinator's lifetime.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    previous_int_ = std::signal(SIGINT, on_stop_signal);
-    previous_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-
- private:
-  void (*previous_int_)(int);
-  void (*previous_term_)(int);
-};
 
 // A journal record counts as finished when it succeeded and carries every metric of its protocol.
 bool is_finished(const json& record) {
@@ -115,6 +87,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
     PlannedTask task;
     task.spec = runner.prepare(expanded);
     task.id = task.spec.id();
+    if (options.parts > 1 && sweeps::task_part(task.id, options.parts) != options.part) continue;
     ++summary.tasks;
     if (finished.count(task.id)) {
       ++summary.reused;
@@ -128,12 +101,16 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
   Scheduler scheduler(costs, link.workers());
   sweeps::CostCalibration calibration;
 
+  if (options.parts > 1) {
+    log_info("part " + std::to_string(options.part + 1) + " of " + std::to_string(options.parts) + ": " +
+             std::to_string(summary.tasks) + " tasks of the sweep");
+  }
   Progress progress(options.out_dir, summary.tasks, summary.reused, link.workers());
   if (summary.reused > 0) {
     log_info(std::to_string(summary.reused) + " of " + std::to_string(summary.tasks) +
              " tasks finished before (journal); running the other " + std::to_string(tasks.size()));
   }
-  StopSignals signals;
+  const StopSignals signals;
   std::vector<bool> idle(static_cast<size_t>(link.workers()), false);
   std::map<int, size_t> running_on;  // worker -> task
   bool stopping = false;
@@ -149,11 +126,13 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
   double waiting_s = 0;  // in receive, or running a task in this process (send_task)
   const auto loop_start = Clock::now();
   while (true) {
-    if (g_stop_signal != 0 && !stopping) {
+    if (stop_signal() != 0 && summary.stop_signal == 0) {
       stopping = true;
-      summary.stop_signal = g_stop_signal;
-      log_warning("stopping: no new tasks; waiting for the " + std::to_string(running_on.size()) +
-                  " running ones to finish (signal again to stop at once)");
+      summary.stop_signal = stop_signal();
+      // A trained task stops at its next step and saves a checkpoint; the others finish (they are short).
+      log_warning("stopping: no new tasks; the " + std::to_string(running_on.size()) +
+                  " running ones save a checkpoint and stop (Ctrl-C again to stop at once)");
+      for (const auto& [worker, index] : running_on) link.send_interrupt(worker);
     }
     // Hand out work to idle workers.
     for (int worker = 0; !stopping && worker < link.workers(); ++worker) {
@@ -198,6 +177,21 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
       }
       if (record.contains("timings") && record["timings"].is_object()) {
         summary.task_seconds += record["timings"].value("worker_s", 0.0);
+      }
+      if (record.value("status", "") == "interrupted") {
+        // Stopped on request with its checkpoint saved: not a result, the next run resumes it. A worker
+        // stops on its own when the signal reached it first: then the whole sweep stops.
+        ++summary.interrupted;
+        if (summary.stop_signal == 0) {
+          stopping = true;
+          // This process has the signal too, unless only the worker got one.
+          summary.stop_signal = stop_signal() != 0 ? stop_signal() : SIGTERM;
+          log_warning("stopping: a worker's task was stopped by a signal; no new tasks, the other running ones "
+                      "save a checkpoint and stop");
+          for (const auto& [other, other_index] : running_on) link.send_interrupt(other);
+        }
+        progress.finished(worker, record, /*final=*/false, remaining_seconds());
+        continue;
       }
       record["task_id"] = task.id;  // the coordinator's id is the one the journal knows
       record["attempt"] = task.attempts;

@@ -4,10 +4,10 @@
 // writer), retries what may pass on another try, shows progress, keeps DIR/status.json current for
 // `promptgrid status`, and writes the tables when the sweep is done.
 //
-// SIGINT or SIGTERM stops it cleanly: no new tasks are handed out, the running ones finish and are
-// journaled, the workers are released, and the exit code says it stopped (130 / 143). A second signal
-// ends it at once (the journal stays consistent: every record is fsync'd whole). Running the same
-// command again resumes.
+// A stop signal (stop_signals.h: SIGINT, SIGTERM, SIGUSR2) stops it cleanly: no new tasks are handed
+// out, every running trained task saves a checkpoint at its last finished epoch and stops (others
+// finish), what finished is journaled, the workers are released, and the exit code says it stopped
+// (128 + the signal). Running the same command again resumes, under Slurm in the requeued job.
 #pragma once
 
 #include <string>
@@ -24,6 +24,10 @@ struct SweepRunOptions {
   int retries = 0;       // re-runs of a task whose failure is retryable (out of memory, I/O)
   int max_failures = 0;  // stop the sweep cleanly after this many failed tasks; 0: no limit
   int threads_per_worker = 1;  // for the status display
+  // Run only the tasks of this share of the sweep (sweeps::task_part; 0-based), as one of `parts`
+  // independent jobs (`slurm submit --jobs K`), each with its own output folder.
+  int part = 0;
+  int parts = 1;
 };
 
 struct SweepRunSummary {
@@ -31,7 +35,8 @@ struct SweepRunSummary {
   size_t reused = 0;    // finished before (in the journal)
   size_t ok = 0;        // finished by this run
   size_t failed = 0;    // failed in this run (after retries)
-  int stop_signal = 0;  // SIGINT / SIGTERM when stopped by one
+  int stop_signal = 0;  // the stop signal when stopped by one (SIGTERM when only a worker got it)
+  size_t interrupted = 0;  // running tasks stopped with a checkpoint, to be resumed
   bool stopped_for_failures = false;
   double seconds = 0;        // the whole run, preparation included
   // How well the work was spread (a line per run in DIR/runs.jsonl): from the first task handed out to the last

@@ -21,6 +21,9 @@ class CoordinatorLink {
   virtual int workers() const = 0;
   // Hands a task (a prepared task spec's JSON) to an idle worker.
   virtual void send_task(int worker, const std::string& task) = 0;
+  // Asks a worker to stop its running task at the next training step, saving a checkpoint; it answers
+  // with the task's record, status "interrupted" (or the finished record, if it was done first).
+  virtual void send_interrupt(int worker) = 0;
   // Tells a worker there is no more work; it leaves its loop.
   virtual void send_stop(int worker) = 0;
   // The next message from any worker, waiting at most `timeout_ms` without spinning a core.

@@ -14,7 +14,7 @@
 namespace pg::orchestrator {
 namespace {
 
-enum Tag { kReady = 1, kResult = 2, kTask = 3, kStop = 4 };
+enum Tag { kReady = 1, kResult = 2, kTask = 3, kStop = 4, kInterrupt = 5 };
 
 // Waits for a message matching (source, any tag) up to `timeout_ms` (< 0: forever), sleeping between
 // polls: MPI_Recv would spin a core at 100% for the whole wait.
@@ -98,6 +98,8 @@ void MpiSession::abort(int code) const { MPI_Abort(MPI_COMM_WORLD, code); std::e
 
 void MpiCoordinatorLink::send_task(int worker, const std::string& task) { send(worker + 1, kTask, task); }
 
+void MpiCoordinatorLink::send_interrupt(int worker) { send(worker + 1, kInterrupt, ""); }
+
 void MpiCoordinatorLink::send_stop(int worker) { send(worker + 1, kStop, ""); }
 
 std::optional<WorkerMessage> MpiCoordinatorLink::receive(int timeout_ms) {
@@ -115,11 +117,24 @@ void send_ready_to_coordinator(const std::string& about) { send(0, kReady, about
 void send_result_to_coordinator(const std::string& record) { send(0, kResult, record); }
 
 std::optional<std::string> receive_task_from_coordinator() {
+  while (true) {
+    MPI_Status status;
+    wait_for_message(0, -1, status);
+    std::string payload = receive_payload(status);
+    if (status.MPI_TAG == kStop) return std::nullopt;
+    // An interrupt that crossed the result of the task it was meant for: nothing is running now.
+    if (status.MPI_TAG == kInterrupt) continue;
+    return payload;
+  }
+}
+
+bool interrupt_requested_by_coordinator() {
+  int arrived = 0;
   MPI_Status status;
-  wait_for_message(0, -1, status);
-  std::string payload = receive_payload(status);
-  if (status.MPI_TAG == kStop) return std::nullopt;
-  return payload;
+  MPI_Iprobe(0, kInterrupt, MPI_COMM_WORLD, &arrived, &status);
+  if (!arrived) return false;
+  receive_payload(status);
+  return true;
 }
 
 }  // namespace pg::orchestrator

@@ -46,6 +46,7 @@ class MpiCoordinatorLink : public CoordinatorLink {
   explicit MpiCoordinatorLink(const MpiSession& session) : workers_(session.size() - 1) {}
   int workers() const override { return workers_; }
   void send_task(int worker, const std::string& task) override;
+  void send_interrupt(int worker) override;
   void send_stop(int worker) override;
   std::optional<WorkerMessage> receive(int timeout_ms) override;
 
@@ -58,5 +59,7 @@ void send_ready_to_coordinator(const std::string& about);
 void send_result_to_coordinator(const std::string& record);
 // The next task's payload, or nothing when the coordinator says stop. Waits without spinning.
 std::optional<std::string> receive_task_from_coordinator();
+// Whether the coordinator asked the running task to stop (consumes the request). Cheap: one MPI_Iprobe.
+bool interrupt_requested_by_coordinator();
 
 }  // namespace pg::orchestrator

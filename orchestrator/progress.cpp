@@ -70,6 +70,10 @@ void Progress::finished(int worker, const nlohmann::json& record, bool final, do
       line += number;
     }
     line += "in " + duration_text(record["timings"].value("total_s", 0.0)) + " on rank " + std::to_string(worker + 1);
+  } else if (record.value("status", "") == "interrupted") {
+    line += "stopped with a checkpoint at epoch " +
+            std::to_string(record.value("train", nlohmann::json::object()).value("interrupted_in_epoch", 1) - 1) +
+            "; the next run resumes it";
   } else {
     line += std::string(final ? "FAILED" : "failed, will retry") + ": " + record.value("error", "");
   }

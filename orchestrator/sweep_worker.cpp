@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -10,6 +11,7 @@
 #include "common/system_info.h"
 #include "orchestrator/error_text.h"
 #include "orchestrator/mpi_link.h"
+#include "orchestrator/stop_signals.h"
 #include "storage/prompt_store.h"
 
 namespace pg::orchestrator {
@@ -74,10 +76,14 @@ std::string SweepWorker::run(const std::string& task) {
 }
 
 std::string SweepWorker::about() const {
-  return json{{"pid", ::getpid()}, {"host", host_name()}, {"device", runner_.device_description()}}.dump();
+  json about = {{"pid", ::getpid()}, {"host", host_name()}, {"device", runner_.device_description()}};
+  // The GPUs this process may see (Slurm's gres sets them; device.h's bind_to_one_gpu narrows them).
+  if (const char* gpus = std::getenv("CUDA_VISIBLE_DEVICES")) about["gpus"] = gpus;
+  return about.dump();
 }
 
 void run_mpi_worker(SweepWorker& worker) {
+  const StopSignals signals;  // a stop signal interrupts the running task (stop_requested), never the rank
   send_ready_to_coordinator(worker.about());
   while (const std::optional<std::string> task = receive_task_from_coordinator()) {
     send_result_to_coordinator(worker.run(*task));

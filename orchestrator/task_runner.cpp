@@ -297,6 +297,10 @@ TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
   try {
     result.prompts = run_unchecked(spec, record);
     record["status"] = "ok";
+  } catch (const worker::TrainingInterrupted& e) {
+    result.prompts.clear();
+    record["status"] = "interrupted";
+    log_info("task " + record["task_id"].get<std::string>() + ": " + e.what() + "; its checkpoint is saved");
   } catch (const std::exception& e) {
     result.prompts.clear();
     record["status"] = "failed";
@@ -376,6 +380,17 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
   }
   std::optional<worker::TrainState> resume;
   auto last_saved = Clock::now();
+  std::string checkpoint_path;
+  std::optional<worker::TrainState> latest_state;  // of the last finished epoch, until it is saved
+  auto save_checkpoint = [&] {
+    if (!latest_state) return;
+    try {
+      save_train_checkpoint(checkpoint_path, record["spec"], *latest_state);
+    } catch (const Error& e) {  // the task goes on; only its resumability is lost
+      log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
+    }
+    latest_state.reset();
+  };
   if (method.trains && !options_.checkpoint_dir.empty()) {
     const std::string path = options_.checkpoint_dir + "/" + spec.id() + ".h5";
     resume = load_train_checkpoint(path, record["spec"]);
@@ -384,15 +399,14 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
       record["train"]["resumed_at_epoch"] = resume->next_epoch;
       log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " + std::to_string(resume->next_epoch));
     }
-    task.on_epoch_end = [&, path](const worker::TrainState& state) {
+    checkpoint_path = path;
+    task.on_epoch_end = [&](const worker::TrainState& state) {
+      latest_state = state;  // small (the trained tensors); saved at once when a stop is requested
       if (seconds_since(last_saved) < options_.checkpoint_every_s) return;
-      try {
-        save_train_checkpoint(path, record["spec"], state);
-      } catch (const Error& e) {  // the task goes on; only its resumability is lost
-        log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
-      }
+      save_checkpoint();
       last_saved = Clock::now();
     };
+    task.stop_requested = options_.stop_requested;
   }
   record["timings"]["setup_s"] = seconds_since(setup_start);
 
@@ -401,7 +415,14 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
                                           return encoder_for(dtype);
                                         },
                                         device_, options_.max_sequences};
-  const std::unique_ptr<worker::TrainedMethod> trained = worker::find_method_runner(spec.method)(task, environment);
+  std::unique_ptr<worker::TrainedMethod> trained;
+  try {
+    trained = worker::find_method_runner(spec.method)(task, environment);
+  } catch (const worker::TrainingInterrupted& stop) {
+    save_checkpoint();
+    record["train"]["interrupted_in_epoch"] = stop.epoch + 1;
+    throw;
+  }
   if (method.trains) {
     json train_summary = trained->report;
     if (record.contains("train")) train_summary.update(record["train"]);

@@ -10,7 +10,7 @@
 // carrying the reason and its kind; the runner goes on with the next task.
 //
 // Result record (JSON):
-//   task_id, status ("ok" | "failed"), error and error_kind (when failed: user | retryable | internal),
+//   task_id, status ("ok" | "failed" | "interrupted": stopped on request, checkpoint saved), error and error_kind (when failed: user | retryable | internal),
 //   spec (the canonical task spec), metrics {accuracy} (fewshot) or {base, novel, harmonic}
 //   (base2novel), in percent, plus val_accuracy for trained methods (on the few-shot validation sample:
 //   min(K, 4) shots per class, of the classes trained on); not_applicable lists the protocol's metrics
@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,6 +47,10 @@ struct RunnerOptions {
   // 0: automatic, one image per pass on the CPU (bigger passes measured slower there: see README) and
   // 4096 sequences on a GPU (where one image's prompts leave it idle).
   int64_t max_sequences = 0;
+  // Asked before every training step: when it says stop (a pre-emption signal, the coordinator asking),
+  // the task saves a checkpoint at its last finished epoch and ends with status "interrupted" (never
+  // journaled; the next run resumes it). Empty: never.
+  std::function<bool()> stop_requested;
 };
 
 struct TaskResult {

@@ -1,5 +1,9 @@
 #include "results/sweep_tables.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
 #include "common/files.h"
 #include "results/plots.h"
 #include "results/tables.h"
@@ -9,13 +13,37 @@
 
 namespace pg::results {
 
+std::vector<std::string> sweep_journal_folders(const std::string& out_dir) {
+  std::vector<std::string> folders;
+  if (file_exists(out_dir + "/journal.jsonl")) folders.push_back(out_dir);
+  std::vector<std::pair<std::pair<int, int>, std::string>> parts;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(out_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    int part = 0, of = 0, used = 0;
+    if (std::sscanf(name.c_str(), "part-%d-of-%d%n", &part, &of, &used) == 2 && used == static_cast<int>(name.size()) &&
+        file_exists(entry.path().string() + "/journal.jsonl")) {
+      parts.push_back({{of, part}, entry.path().string()});
+    }
+  }
+  std::sort(parts.begin(), parts.end());
+  for (const auto& part : parts) folders.push_back(part.second);
+  return folders;
+}
+
 std::string write_sweep_tables(const std::string& out_dir, const SweepTablesOptions& options) {
-  const storage::JournalContents journal = storage::read_journal(out_dir + "/journal.jsonl");
-  const std::vector<nlohmann::json> records = latest_task_records(journal.records);
+  std::vector<nlohmann::json> journal_records;
+  const std::vector<std::string> journals = sweep_journal_folders(out_dir);
+  for (const std::string& folder : journals) {
+    storage::JournalContents journal = storage::read_journal(folder + "/journal.jsonl");
+    for (auto& record : journal.records) journal_records.push_back(std::move(record));
+  }
+  const std::vector<nlohmann::json> records = latest_task_records(journal_records);
   const std::string folder = out_dir + "/tables";
   make_directories(folder);
   TableOptions table_options;
-  table_options.expected_seeds = sweeps::seeds_asked(out_dir + "/sweep.yaml");
+  // The parts of a split sweep each keep the resolved sweep file; they are the same.
+  table_options.expected_seeds = sweeps::seeds_asked((journals.empty() ? out_dir : journals.front()) + "/sweep.yaml");
   table_options.select_by_val = options.select_by_val;
   std::string printed;
   for (const Table& table : {fewshot_table(records, table_options), base2novel_table(records, table_options),

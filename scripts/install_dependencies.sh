@@ -12,6 +12,8 @@ packages=(
   libjpeg62-turbo-dev libpng-dev     # image decoding (worker/image), the libraries PIL uses on Debian 12
   python3-pil python3-numpy          # tests only: tests/image checks the image pipeline against PIL itself
   libopenmpi-dev openmpi-bin         # the coordinator and workers of `promptgrid run` (mpirun)
+  slurm-client                       # promptgrid slurm: sbatch, squeue, scontrol, sacct, scancel
+  slurmctld slurmd munge             # tests only: a one-node Slurm cluster (tests/slurm_cluster/local_cluster.sh)
   gnuplot-nox                        # few-shot curves (PNG and SVG) under <out>/plots
   texlive-latex-base texlive-latex-recommended  # the test that the LaTeX tables compile (booktabs)
   libgtest-dev libgmock-dev

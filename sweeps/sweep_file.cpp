@@ -25,8 +25,16 @@ constexpr size_t kMaxTasks = 1'000'000;
 // yaml-cpp parses nested flow collections by recursion: "[[[[..." thousands deep overflows the stack.
 constexpr int kMaxNesting = 64;
 
-const std::vector<std::string> kTopKeys = {"features", "clip", "vocab", "protocol", "datasets", "source",
-                                           "shots",    "seeds", "methods", "search"};
+const std::vector<std::string> kTopKeys = {"features", "clip",    "vocab",  "protocol", "datasets", "source",
+                                           "shots",    "seeds",   "methods", "search",  "slurm"};
+}  // namespace
+
+const std::vector<std::string> kSlurmKeys = {"nodes",   "gpus_per_node", "cpus_per_gpu", "time",
+                                             "partition", "account",     "qos",          "constraint",
+                                             "setup",   "jobs",          "max_requeues", "signal_seconds"};
+
+namespace {
+
 // The keys of a method entry: name and the method's fields, in the order their grid axes nest (the
 // first varies slowest).
 std::vector<std::string> entry_keys(const MethodInfo& method) {
@@ -461,6 +469,17 @@ Sweep parse_checked(const std::string& text, const std::string& file, const std:
     sweep.seeds = reader.values<int64_t>(root["seeds"], "seeds", "whole numbers from 0 to 2^63 - 1");
     for (int64_t seed : sweep.seeds) {
       if (seed < 0) reader.fail("seeds", root["seeds"], "holds " + std::to_string(seed) + "; seeds are 0 or more");
+    }
+  }
+
+  if (root["slurm"].IsDefined()) {
+    const YAML::Node slurm = root["slurm"];
+    if (!slurm.IsMap()) reader.fail("slurm", slurm, "must be a mapping of slurm submit's options, such as partition: gpu");
+    reader.check_keys(slurm, "slurm", kSlurmKeys);
+    for (const auto& item : slurm) {
+      const std::string path = "slurm." + item.first.Scalar();
+      sweep.slurm[item.first.Scalar()] = {reader.scalar<std::string>(item.second, path, "one value"),
+                                          reader.where(path, item.second)};
     }
   }
 

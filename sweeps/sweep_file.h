@@ -18,6 +18,9 @@
 //     samples: 8
 //     seed: 1
 //     space: {coop.lr: {log_uniform: [1e-4, 1e-1]}, coop.n_ctx: {choice: [4, 8, 16]}}
+//   slurm:                         # optional: defaults for `promptgrid slurm submit` (kSlurmKeys)
+//     partition: gpu
+//     gpus_per_node: 4
 //
 // A list value is a grid axis: the sweep is the Cartesian product of every list. Command-line
 // overrides `key=value` (dotted keys, YAML values: `shots=[1,16]`, `methods.1.lr=0.01`) are applied to
@@ -26,6 +29,7 @@
 // that does not exist, a dataset the store lacks, shots a dataset cannot provide.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -34,6 +38,15 @@
 #include "sweeps/task_spec.h"
 
 namespace pg::sweeps {
+
+// The keys a sweep file's `slurm:` section may set: defaults for the options of `slurm submit`
+// (`gpus_per_node` is `--gpus-per-node`); the slurm/ folder checks their values.
+extern const std::vector<std::string> kSlurmKeys;
+
+struct SlurmDefault {
+  std::string value;  // the scalar as written
+  std::string where;  // "sweep.yaml:23 (slurm.partition)", for errors
+};
 
 // One concrete setting of one method (grid and search already expanded).
 struct MethodSetting {
@@ -58,6 +71,8 @@ struct Sweep {
   // the others (sweeps/protocol.h); `datasets` is for fewshot and base2novel.
   std::string source = "imagenet";
   std::string source_where;
+  // The `slurm:` section (not part of any task: it changes no task id).
+  std::map<std::string, SlurmDefault> slurm;
   // The sweep with overrides applied and paths made absolute, as YAML: what DIR/sweep.yaml keeps.
   std::string resolved_yaml;
 };

@@ -92,4 +92,15 @@ TaskSpec TaskSpec::from_json(const nlohmann::json& json) {
 
 std::string TaskSpec::id() const { return to_hex16(fnv1a_64(to_json().dump())); }
 
+int task_part(const std::string& task_id, int parts) {
+  if (parts < 1) throw Error("a sweep is split into 1 or more parts, not " + std::to_string(parts), ErrorKind::internal);
+  uint64_t value = 0;
+  for (const char c : task_id) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0 || task_id.size() != 16) throw Error("'" + task_id + "' is not a task id (16 hex digits)");
+    value = value << 4 | static_cast<uint64_t>(digit);
+  }
+  return static_cast<int>(value % static_cast<uint64_t>(parts));
+}
+
 }  // namespace pg::sweeps

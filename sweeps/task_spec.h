@@ -49,4 +49,9 @@ struct TaskSpec {
   std::string id() const;
 };
 
+// Which of `parts` shares (0-based) a task belongs to, by its id: `promptgrid run --part` and
+// `slurm submit --jobs K` split a sweep into independent allocations this way. Stable: a task keeps its
+// part whatever else is in the sweep. A pg::Error for an id that is not 16 hex digits.
+int task_part(const std::string& task_id, int parts);
+
 }  // namespace pg::sweeps

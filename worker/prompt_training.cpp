@@ -267,6 +267,7 @@ TrainReport train_prompt(TrainingObjective& objective, const TrainingData& data,
     const torch::Tensor epoch_labels = labels.index_select(0, torch::tensor(order).to(device));
     const torch::Tensor losses = torch::empty({batches}, torch::TensorOptions().device(device));
     for (int64_t b = 0; b < batches; ++b) {
+      if (options.stop_requested && options.stop_requested()) throw TrainingInterrupted(epoch);
       losses[b].copy_(train_step.step(epoch_features.slice(0, b * batch, (b + 1) * batch),
                                       epoch_labels.slice(0, b * batch, (b + 1) * batch)));
     }

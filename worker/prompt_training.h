@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,17 @@ struct TrainOptions {
   // uninterrupted run (same RNG draws, same optimizer state; on the CPU with the same thread count,
   // bit-identical).
   const TrainState* resume = nullptr;
+  // Asked before every step; when it says stop, training ends at once with TrainingInterrupted and the
+  // epoch under way is abandoned (a pre-empted job: the caller saves the last state on_epoch_end gave
+  // it, so the resumed run redoes that epoch exactly). Called on the training thread; must be cheap.
+  std::function<bool()> stop_requested;
+};
+
+// Thrown by train_prompt when TrainOptions::stop_requested said stop.
+struct TrainingInterrupted : std::runtime_error {
+  explicit TrainingInterrupted(int epoch)
+      : std::runtime_error("training stopped on request in epoch " + std::to_string(epoch + 1)), epoch(epoch) {}
+  int epoch;  // 0-based, the one abandoned
 };
 
 // What a method trains: its tensors and its loss. The objective has placed its modules on the

@@ -26,5 +26,6 @@ void add_run_command(CLI::App& app);
 void add_plan_command(CLI::App& app);
 void add_table_command(CLI::App& app);
 void add_status_command(CLI::App& app);
+void add_slurm_command(CLI::App& app);
 
 }  // namespace pg::orchestrator

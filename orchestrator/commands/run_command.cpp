@@ -12,6 +12,7 @@
 #include "orchestrator/error_text.h"
 #include "orchestrator/in_process_link.h"
 #include "orchestrator/mpi_link.h"
+#include "orchestrator/stop_signals.h"
 #include "orchestrator/sweep_worker.h"
 #include "orchestrator/torch_threads.h"
 #include "orchestrator/worker_device.h"
@@ -29,6 +30,25 @@ struct RunArguments {
   double checkpoint_every_s = 60;
   int64_t max_sequences = 0;
 };
+
+// "I/K" with 1 <= I <= K -> (I - 1, K).
+std::pair<int, int> parse_part(const std::string& text) {
+  const size_t slash = text.find('/');
+  int part = 0, parts = 0;
+  try {
+    size_t used = 0;
+    part = std::stoi(text.substr(0, slash), &used);
+    if (used != slash) throw std::invalid_argument(text);
+    parts = std::stoi(text.substr(slash + 1), &used);
+    if (used != text.size() - slash - 1) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw CLI::ValidationError("--part", "'" + text + "' is not I/K (share I of K, such as 2/4)");
+  }
+  if (slash == std::string::npos || parts < 1 || parts > 100000 || part < 1 || part > parts) {
+    throw CLI::ValidationError("--part", "'" + text + "' is not I/K with 1 <= I <= K <= 100000");
+  }
+  return {part - 1, parts};
+}
 
 RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& args) {
   RunnerOptions options;
@@ -75,7 +95,9 @@ int report_summary(const SweepRunSummary& summary, const std::string& out_dir) {
 int run_in_process(const RunArguments& args) {
   set_torch_threads(args.threads);
   const sweeps::Sweep sweep = sweeps::load_sweep(args.sweep_file, args.overrides);
-  TaskRunner runner(runner_options(sweep, args));
+  RunnerOptions options = runner_options(sweep, args);
+  options.stop_requested = [] { return stop_signal() != 0; };  // the coordinator's handlers, same process
+  TaskRunner runner(options);
   SweepWorker worker(runner, args.options.out_dir, 0);
   InProcessLink link(worker);
   return report_summary(run_sweep(sweep, args.options, runner, link), args.options.out_dir);
@@ -100,7 +122,11 @@ int run_with_mpi(const RunArguments& args) {
     RunnerOptions options = runner_options(*sweep, args);
     // Rank 0 only prepares tasks (the digests do not depend on the device); each worker of a node takes
     // the next GPU when --device cuda names none.
+    if (!coordinator) bind_to_one_gpu(args.device, mpi.local_worker_index());
     options.device = coordinator ? "cpu" : device_for_worker(args.device, mpi.local_worker_index());
+    // A worker's task stops at its next step on a stop signal of its own (run_mpi_worker's handlers)
+    // or when rank 0 asks (it got the signal).
+    options.stop_requested = [] { return stop_signal() != 0 || interrupt_requested_by_coordinator(); };
     runner = std::make_unique<TaskRunner>(options);
   } catch (const std::exception& e) {
     error = error_text(e);
@@ -147,6 +173,16 @@ void add_run_command(CLI::App& app) {
       ->default_val(0)
       ->check(CLI::Range(0, 1'000'000));
   command->add_option("--device", args->device, "cpu | cuda | cuda:N")->default_val("cpu");
+  command->add_option_function<std::string>(
+             "--part",
+             [args](const std::string& text) {
+               const auto [part, parts] = parse_part(text);
+               args->options.part = part;
+               args->options.parts = parts;
+             },
+             "Run only share I of K of the sweep's tasks (chosen by task id), as one of K independent jobs "
+             "each with its own --out (slurm submit --jobs K does this)")
+      ->type_name("I/K");
   command->add_option("--max-sequences", args->max_sequences,
                       "CoCoOp: prompt sequences (images x classes) per text-encoder pass, bounding memory; 0: one "
                       "image per pass on the CPU, 4096 sequences on a GPU")

@@ -25,7 +25,13 @@ void add_status_command(CLI::App& app) {
   command->add_option("dir", *out_dir, "The sweep's output folder (run --out)")->required();
   command->callback([out_dir] {
     const std::string path = *out_dir + "/status.json";
-    if (!file_exists(path)) throw Error(*out_dir + ": has no status.json; give the folder a `promptgrid run --out` wrote");
+    if (!file_exists(path)) {
+      if (file_exists(*out_dir + "/slurm/jobs.jsonl")) {
+        throw Error(*out_dir + ": has no status.json of its own (a sweep submitted to Slurm, split into jobs or not "
+                    "started yet); use `promptgrid slurm status " + *out_dir + "`");
+      }
+      throw Error(*out_dir + ": has no status.json; give the folder a `promptgrid run --out` wrote");
+    }
     const nlohmann::json status = read_json_file(path, "a sweep's status file");
     std::string state = status.value("state", "unknown");
     // A "running" sweep whose coordinator is gone was killed: say so, and how to resume.

@@ -25,7 +25,7 @@ void add_table_command(CLI::App& app) {
       ->default_val("none");
   command->callback([out_dir, options, select_by] {
     options->select_by_val = *select_by == "val";
-    if (!file_exists(*out_dir + "/journal.jsonl")) {
+    if (results::sweep_journal_folders(*out_dir).empty()) {
       throw Error(*out_dir + ": has no journal.jsonl; give the folder a `promptgrid run --out` wrote");
     }
     const std::string tables = results::write_sweep_tables(*out_dir, *options);

@@ -1,5 +1,5 @@
 // A sweep under mpirun that loses a process (SIGKILL to a worker rank, SIGKILL to rank 0) or is
-// stopped (SIGTERM to rank 0) and then run again: the rerun completes the sweep, the journal holds
+// stopped (SIGTERM to rank 0, SIGUSR2 to every rank: running tasks checkpoint) and then run again: the rerun completes the sweep, the journal holds
 // every task exactly once, a long task resumes from its checkpoint, and the tables are byte-identical
 // to those of an uninterrupted run. Real processes, real signals.
 #include <signal.h>
@@ -158,11 +158,28 @@ TEST_F(RunRecovery, SigtermToTheCoordinatorStopsCleanly) {
   EXPECT_NE(log.find("stopped by a signal"), std::string::npos) << log;
   const json stopped = testing::read_json(dir_ + "/out/status.json");
   EXPECT_EQ(stopped["state"], "stopped");
-  // The running tasks finished and are in the journal, whole; nothing after them was started.
+  // The running CoOp tasks stopped at their next step with a checkpoint of their last epoch; the journal
+  // holds whole records only, none of an interrupted task.
+  EXPECT_NE(log.find("stopped with a checkpoint"), std::string::npos) << log;
   const auto records = storage::read_journal(dir_ + "/out/journal.jsonl");
   EXPECT_TRUE(records.warnings.empty());
   EXPECT_LT(records.records.size(), kTasks);
-  rerun_and_compare(false);  // the running tasks finished: nothing was left to resume
+  for (const auto& record : records.records) EXPECT_EQ(record["status"], "ok") << record.dump();
+  rerun_and_compare(true);  // the interrupted tasks resume from their checkpoints
+}
+
+// SIGUSR2 (Slurm's warning before a time limit, forwarded by the job script to every rank) stops the
+// sweep the same way, whichever rank sees it first.
+TEST_F(RunRecovery, Sigusr2ToEveryRankCheckpointsAndStops) {
+  start();
+  const json status = wait_for_a_checkpoint();
+  // The workers first, as srun may deliver it.
+  for (const auto& rank : status.value("ranks", json::array())) ASSERT_EQ(::kill(rank.value("pid", 0), SIGUSR2), 0);
+  ASSERT_EQ(::kill(status.value("pid", 0), SIGUSR2), 0);
+  EXPECT_EQ(wait_for_exit(), 128 + SIGUSR2);
+  const std::string log = testing::read_bytes(dir_ + "/first.log");
+  EXPECT_NE(log.find("stopped with a checkpoint"), std::string::npos) << log;
+  rerun_and_compare(true);
 }
 
 }  // namespace

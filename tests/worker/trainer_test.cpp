@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "tests/worker/coop_test_support.h"
 #include "worker/methods/coop/coop_prompt_learner.h"
@@ -107,6 +108,38 @@ TEST(CoOpTrainer, ResumedFromAnyEpochEndsBitIdenticalToAnUninterruptedRun) {
     EXPECT_EQ(report.epoch_loss, uninterrupted.epoch_loss);
     EXPECT_EQ(report.steps, uninterrupted.steps);
   }
+}
+
+// A stop request (a pre-empted job) ends training between two steps of an epoch; the state of the
+// last finished epoch then resumes to the very same result, the abandoned steps redone.
+TEST(CoOpTrainer, StopRequestedMidEpochResumesFromTheLastEpochBitIdentical) {
+  TextEncoder encoder = tiny_encoder();
+  const TrainingData data = separable_data(70, 7);  // 2 steps per epoch
+  CoOpPromptLearner whole = make_learner(encoder);
+  const TrainReport uninterrupted = train_coop(whole, encoder, data, quick_options(5));
+
+  CoOpPromptLearner stopped = make_learner(encoder);
+  TrainOptions options = quick_options(5);
+  std::optional<TrainState> last;
+  options.on_epoch_end = [&](const TrainState& state) { last = state; };
+  int asked = 0;
+  options.stop_requested = [&] { return ++asked == 6; };  // before the 2nd step of epoch 3
+  try {
+    train_coop(stopped, encoder, data, options);
+    FAIL() << "training did not stop";
+  } catch (const TrainingInterrupted& stop) {
+    EXPECT_EQ(stop.epoch, 2);
+  }
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->next_epoch, 2);
+  EXPECT_EQ(last->report.steps, 4);
+  CoOpPromptLearner resumed = make_learner(encoder, /*seed=*/99);
+  TrainOptions resume = quick_options(5);
+  resume.resume = &*last;
+  const TrainReport report = train_coop(resumed, encoder, data, resume);
+  EXPECT_TRUE(torch::equal(resumed->context(), whole->context()));
+  EXPECT_EQ(report.epoch_loss, uninterrupted.epoch_loss);
+  EXPECT_EQ(report.steps, uninterrupted.steps);
 }
 
 TEST(CoOpTrainer, ViewsAreDrawnPerImage) {

@@ -19,6 +19,7 @@ TrainOptions sgd_options(const MethodTask& task, torch::Device device, torch::Dt
   options.dtype = dtype;
   options.resume = task.resume;
   options.on_epoch_end = task.on_epoch_end;
+  options.stop_requested = task.stop_requested;
   return options;
 }
 

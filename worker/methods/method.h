@@ -31,9 +31,11 @@ struct MethodTask {
   TrainingData train;                   // the few-shot train sample (empty for zero-shot CLIP)
   TrainingData val;                     // the few-shot validation sample (features, labels; may be empty)
   uint64_t seed = 1;
-  // SGD-trained methods: resume from a saved state, and a hook after each epoch (checkpoints).
+  // SGD-trained methods: resume from a saved state, a hook after each epoch (checkpoints), and a stop
+  // request asked before each step (TrainOptions::stop_requested).
   const TrainState* resume = nullptr;
   std::function<void(const TrainState&)> on_epoch_end;
+  std::function<bool()> stop_requested;
 };
 
 // What a method runs on, kept loaded across tasks by the runner.

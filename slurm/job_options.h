@@ -1,0 +1,51 @@
+// What `promptgrid slurm submit` puts into a job (DESIGN §2, slurm/): the allocation, the run it starts,
+// and how it survives pre-emption. Every value is checked before it reaches a script: names Slurm
+// parses in `#SBATCH` lines must be plain words of a small alphabet, a time a Slurm time; paths and
+// overrides are shell-quoted where they appear (job_script.h); the setup commands run as written.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sweeps/sweep_file.h"
+
+namespace pg::slurm {
+
+struct JobOptions {
+  std::string promptgrid;               // absolute path of the promptgrid binary the job runs
+  std::string sweep_file;               // absolute
+  std::vector<std::string> overrides;   // key=value, passed to `promptgrid run` as given
+  std::string out_dir;                  // absolute; the sweep's output folder
+  std::string job_name;                 // Slurm's job name (default: "pg-" and the sweep file's stem)
+  int nodes = 1;
+  int gpus_per_node = 0;                // one worker rank per GPU; 0: CPU workers
+  int workers_per_node = 1;             // CPU workers per node, when gpus_per_node is 0
+  int cpus_per_worker = 0;              // --cpus-per-gpu (or per CPU worker); 0: Slurm's default
+  std::string time;                     // Slurm time limit ("HH:MM:SS", "D-HH:MM:SS", minutes); "" the partition's
+  std::string partition, account, qos, constraint;
+  std::string setup;                    // shell commands run before the sweep ("module load cuda")
+  int jobs = 1;                         // independent allocations, each a share of the tasks
+  int max_requeues = 3;                 // times the job requeues itself (Slurm's restart count)
+  int signal_seconds = 300;             // USR2 this long before the time limit
+  std::string device;                   // the workers' --device; "": cuda with GPUs, else cpu
+  int threads = 0;                      // the workers' --threads; 0: --cpus-per-gpu when given
+  int checkpoint_every_s = 60;          // the run's --checkpoint-every
+};
+
+// Fills the options the command line left unset from a sweep's `slurm:` section. `given` names the
+// keys (kSlurmKeys spelling) the command line set. A pg::Error names the file, line and key of a bad
+// value.
+void apply_sweep_defaults(JobOptions& options, const std::map<std::string, sweeps::SlurmDefault>& defaults,
+                          const std::vector<std::string>& given);
+
+// Checks every value (ranges, Slurm's word and time syntax); a pg::Error names the option and the fix.
+void check_job_options(const JobOptions& options);
+
+// A job name from a sweep file's path: "pg-" and its stem, reduced to letters, digits, '-', '_', '.'.
+std::string job_name_for(const std::string& sweep_file);
+
+// Worker ranks of the whole job, and tasks (ranks) including rank 0.
+int worker_ranks(const JobOptions& options);
+
+}  // namespace pg::slurm
