@@ -2,7 +2,7 @@
 // made with promptgrid's own writers and cut down from ../shared/data where it is present.
 //   make_seeds <corpus folder> [<shared data folder>]
 // Each target gets <corpus folder>/<target>/ (pickle, torch_archive, safetensors, npy, split_file,
-// bpe_vocabulary, feature_store, sweep_file, journal, image).
+// bpe_vocabulary, feature_store, sweep_file, journal, image, job_script).
 #include <zlib.h>
 
 // jpeglib.h needs size_t and FILE declared first.
@@ -178,6 +178,17 @@ void sweep_file_seeds(const fs::path& out) {
                  "search: {samples: 2, space: {kgcoop.w: {uniform: [1, 10]}}}\n");
 }
 
+// NUL-separated option values (fuzz_job_script.cpp): valid ones, and hostile ones the checks refuse or quote.
+void job_script_seeds(const fs::path& out) {
+  fs::create_directories(out / "job_script");
+  using namespace std::string_literals;
+  write(out / "job_script" / "gpu_job",
+        "gpu,long\0proj-1\0high\0a100&ib\0" "2-12:00:00\0module load cuda\0sweeps/coop.yaml\0runs/coop\0\0"
+        "shots=[1, 16]\0methods.1.lr=0.01"s);
+  write(out / "job_script" / "hostile",
+        "\0\0\0\0\0echo 'it''s' \"$(id)\" `id`\nexport A=1\0it's $(x)\n.yaml\0out `y`\0\0a='b'\0\0"s);
+}
+
 void journal_seeds(const fs::path& out) {
   fs::create_directories(out / "journal");
   const std::string one = pg::storage::frame_journal_record(
@@ -298,6 +309,7 @@ int main(int argc, char** argv) {
     sweep_file_seeds(out);
     journal_seeds(out);
     image_seeds(out, shared);
+    job_script_seeds(out);
   } catch (const pg::Error& e) {
     std::cerr << "make_seeds: " << e.what() << "\n";
     return 1;

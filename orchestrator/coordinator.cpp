@@ -110,7 +110,6 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
     log_info(std::to_string(summary.reused) + " of " + std::to_string(summary.tasks) +
              " tasks finished before (journal); running the other " + std::to_string(tasks.size()));
   }
-  const StopSignals signals;
   std::vector<bool> idle(static_cast<size_t>(link.workers()), false);
   std::map<int, size_t> running_on;  // worker -> task
   bool stopping = false;
@@ -251,7 +250,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
   const std::string earlier = file_exists(stats_path) ? read_file(stats_path, kMaxJsonFileBytes, "a sweep's run log") : "";
   write_file_atomic(stats_path, earlier + stats.dump() + "\n");
   progress.done(summary.stop_signal != 0 || summary.stopped_for_failures ? "stopped" : "finished");
-  results::write_sweep_tables(options.out_dir);
+  summary.tables = results::write_sweep_tables(options.out_dir);
   return summary;
 }
 

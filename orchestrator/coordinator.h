@@ -4,7 +4,8 @@
 // writer), retries what may pass on another try, shows progress, keeps DIR/status.json current for
 // `promptgrid status`, and writes the tables when the sweep is done.
 //
-// A stop signal (stop_signals.h: SIGINT, SIGTERM, SIGUSR2) stops it cleanly: no new tasks are handed
+// A stop signal (stop_signals.h: SIGINT, SIGTERM, SIGUSR2; the caller installs the handlers before it
+// prepares anything) stops it cleanly: no new tasks are handed
 // out, every running trained task saves a checkpoint at its last finished epoch and stops (others
 // finish), what finished is journaled, the workers are released, and the exit code says it stopped
 // (128 + the signal). Running the same command again resumes, under Slurm in the requeued job.
@@ -37,6 +38,7 @@ struct SweepRunSummary {
   size_t failed = 0;    // failed in this run (after retries)
   int stop_signal = 0;  // the stop signal when stopped by one (SIGTERM when only a worker got it)
   size_t interrupted = 0;  // running tasks stopped with a checkpoint, to be resumed
+  std::string tables;      // the Markdown of the tables written at the end, for printing
   bool stopped_for_failures = false;
   double seconds = 0;        // the whole run, preparation included
   // How well the work was spread (a line per run in DIR/runs.jsonl): from the first task handed out to the last

@@ -71,9 +71,9 @@ void Progress::finished(int worker, const nlohmann::json& record, bool final, do
     }
     line += "in " + duration_text(record["timings"].value("total_s", 0.0)) + " on rank " + std::to_string(worker + 1);
   } else if (record.value("status", "") == "interrupted") {
-    line += "stopped with a checkpoint at epoch " +
-            std::to_string(record.value("train", nlohmann::json::object()).value("interrupted_in_epoch", 1) - 1) +
-            "; the next run resumes it";
+    const int epoch = record.value("train", nlohmann::json::object()).value("checkpoint_epoch", 0);
+    line += epoch > 0 ? "stopped with a checkpoint after epoch " + std::to_string(epoch) + "; the next run resumes it"
+                      : "stopped in its first epoch; the next run starts it over";
   } else {
     line += std::string(final ? "FAILED" : "failed, will retry") + ": " + record.value("error", "");
   }

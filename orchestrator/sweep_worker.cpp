@@ -11,7 +11,6 @@
 #include "common/system_info.h"
 #include "orchestrator/error_text.h"
 #include "orchestrator/mpi_link.h"
-#include "orchestrator/stop_signals.h"
 #include "storage/prompt_store.h"
 
 namespace pg::orchestrator {
@@ -83,7 +82,6 @@ std::string SweepWorker::about() const {
 }
 
 void run_mpi_worker(SweepWorker& worker) {
-  const StopSignals signals;  // a stop signal interrupts the running task (stop_requested), never the rank
   send_ready_to_coordinator(worker.about());
   while (const std::optional<std::string> task = receive_task_from_coordinator()) {
     send_result_to_coordinator(worker.run(*task));

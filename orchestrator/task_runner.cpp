@@ -300,7 +300,10 @@ TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
   } catch (const worker::TrainingInterrupted& e) {
     result.prompts.clear();
     record["status"] = "interrupted";
-    log_info("task " + record["task_id"].get<std::string>() + ": " + e.what() + "; its checkpoint is saved");
+    const int epoch = record["train"].value("checkpoint_epoch", 0);
+    log_info("task " + record["task_id"].get<std::string>() + ": " + e.what() +
+             (epoch > 0 ? "; its checkpoint after epoch " + std::to_string(epoch) + " is saved"
+                        : "; no epoch had finished: the next run starts it over"));
   } catch (const std::exception& e) {
     result.prompts.clear();
     record["status"] = "failed";
@@ -382,10 +385,12 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
   auto last_saved = Clock::now();
   std::string checkpoint_path;
   std::optional<worker::TrainState> latest_state;  // of the last finished epoch, until it is saved
+  int checkpoint_epoch = 0;                          // where the saved checkpoint resumes; 0: none
   auto save_checkpoint = [&] {
     if (!latest_state) return;
     try {
       save_train_checkpoint(checkpoint_path, record["spec"], *latest_state);
+      checkpoint_epoch = latest_state->next_epoch;
     } catch (const Error& e) {  // the task goes on; only its resumability is lost
       log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
     }
@@ -396,6 +401,7 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
     resume = load_train_checkpoint(path, record["spec"]);
     if (resume) {
       task.resume = &*resume;
+      checkpoint_epoch = resume->next_epoch;
       record["train"]["resumed_at_epoch"] = resume->next_epoch;
       log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " + std::to_string(resume->next_epoch));
     }
@@ -421,6 +427,7 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
   } catch (const worker::TrainingInterrupted& stop) {
     save_checkpoint();
     record["train"]["interrupted_in_epoch"] = stop.epoch + 1;
+    record["train"]["checkpoint_epoch"] = checkpoint_epoch;  // 0: no epoch finished, it starts over
     throw;
   }
   if (method.trains) {

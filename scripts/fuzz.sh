@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-8}
-targets=(pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store sweep_file journal image)
+targets=(pickle torch_archive safetensors npy split_file bpe_vocabulary feature_store sweep_file journal image job_script)
 all_targets=("${targets[@]}")
 if [ $# -gt 1 ]; then targets=("${@:2}"); fi
 

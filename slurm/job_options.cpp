@@ -20,22 +20,41 @@ bool is_plain_word(const std::string& value, const std::string& extra) {
 }
 
 bool all_digits(const std::string& text) {
-  return !text.empty() && text.size() <= 6 &&
+  return !text.empty() && text.size() <= 7 &&
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (each field digits).
-bool is_slurm_time(const std::string& text) {
+}  // namespace
+
+long long slurm_time_seconds(const std::string& text) {
+  if (text == "UNLIMITED" || text == "INFINITE" || text == "unlimited" || text == "infinite") return 0;
+  // Slurm's formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (each field digits).
   std::string rest = text;
+  long long days = 0;
   const size_t dash = rest.find('-');
   if (dash != std::string::npos) {
-    if (!all_digits(rest.substr(0, dash))) return false;
+    if (!all_digits(rest.substr(0, dash))) return -1;
+    days = std::stoll(rest.substr(0, dash));
     rest = rest.substr(dash + 1);
   }
   const std::vector<std::string> fields = split(rest, ':');
-  if (fields.empty() || fields.size() > 3) return false;
-  return std::all_of(fields.begin(), fields.end(), all_digits);
+  if (fields.empty() || fields.size() > 3 || !std::all_of(fields.begin(), fields.end(), all_digits)) return -1;
+  std::vector<long long> v;
+  for (const auto& field : fields) v.push_back(std::stoll(field));
+  long long seconds = 0;
+  if (dash != std::string::npos) {  // D-H, D-H:M, D-H:M:S
+    seconds = v[0] * 3600 + (v.size() > 1 ? v[1] * 60 : 0) + (v.size() > 2 ? v[2] : 0);
+  } else if (v.size() == 1) {  // M
+    seconds = v[0] * 60;
+  } else if (v.size() == 2) {  // M:S
+    seconds = v[0] * 60 + v[1];
+  } else {  // H:M:S
+    seconds = v[0] * 3600 + v[1] * 60 + v[2];
+  }
+  return days * 86400 + seconds;
 }
+
+namespace {
 
 int parse_count(const sweeps::SlurmDefault& value, const std::string& key) {
   try {
@@ -44,15 +63,28 @@ int parse_count(const sweeps::SlurmDefault& value, const std::string& key) {
     if (used == value.value.size()) return number;
   } catch (const std::exception&) {
   }
-  throw Error(value.where + ": slurm." + key + " is '" + value.value + "'; give a whole number");
+  throw Error(value.where + ": slurm." + key + " is '" + value.value + "'; give a whole number (see slurm submit --help "
+              "for its range)");
 }
 
 }  // namespace
 
+const std::vector<std::pair<std::string, std::string>>& sweep_keys_and_options() {
+  static const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"nodes", "--nodes"},       {"gpus_per_node", "--gpus-per-node"}, {"cpus_per_gpu", "--cpus-per-gpu"},
+      {"time", "--time"},         {"partition", "--partition"},         {"account", "--account"},
+      {"qos", "--qos"},           {"constraint", "--constraint"},       {"mem", "--mem"},
+      {"gpu_type", "--gpu-type"}, {"setup", "--setup"},                 {"jobs", "--jobs"},
+      {"max_requeues", "--max-requeues"}, {"signal_seconds", "--signal-seconds"}};
+  return pairs;
+}
+
 void apply_sweep_defaults(JobOptions& options, const std::map<std::string, sweeps::SlurmDefault>& defaults,
                           const std::vector<std::string>& given) {
+  std::vector<std::string> applied;
   for (const auto& [key, value] : defaults) {
     if (std::find(given.begin(), given.end(), key) != given.end()) continue;  // the command line wins
+    applied.push_back(key);
     if (key == "nodes") options.nodes = parse_count(value, key);
     else if (key == "gpus_per_node") options.gpus_per_node = parse_count(value, key);
     else if (key == "cpus_per_gpu") options.cpus_per_worker = parse_count(value, key);
@@ -64,14 +96,27 @@ void apply_sweep_defaults(JobOptions& options, const std::map<std::string, sweep
     else if (key == "account") options.account = value.value;
     else if (key == "qos") options.qos = value.value;
     else if (key == "constraint") options.constraint = value.value;
+    else if (key == "mem") options.memory = value.value;
+    else if (key == "gpu_type") options.gpu_type = value.value;
     else if (key == "setup") options.setup = value.value;
     else throw Error(value.where + ": slurm." + key + " is not an option of slurm submit", ErrorKind::internal);
-    try {
-      JobOptions copy = options;
-      check_job_options(copy);
-    } catch (const Error& e) {
-      throw Error(value.where + ": slurm." + key + ": " + e.what());
+  }
+  try {
+    check_job_options(options);
+  } catch (const Error& e) {
+    // Name the sweep-file key whose option the message is about (the first one it mentions).
+    const std::string message = e.what();
+    size_t best = std::string::npos;
+    std::string blamed;
+    for (const auto& [key, option] : sweep_keys_and_options()) {
+      const size_t at = message.find(option + " ");
+      if (at != std::string::npos && at < best && std::find(applied.begin(), applied.end(), key) != applied.end()) {
+        best = at;
+        blamed = key;
+      }
     }
+    if (blamed.empty()) throw;
+    throw Error(defaults.at(blamed).where + ": slurm." + blamed + ": " + message);
   }
 }
 
@@ -91,8 +136,26 @@ void check_job_options(const JobOptions& o) {
   range("--signal-seconds", o.signal_seconds, 1, 65535);  // Slurm's --signal takes up to 65535 s
   range("--threads", o.threads, 0, 100000);
   range("--checkpoint-every", o.checkpoint_every_s, 0, 1000000000);
-  if (!o.time.empty() && !is_slurm_time(o.time)) {
-    throw Error("--time '" + o.time + "' is not a Slurm time; give HH:MM:SS, D-HH:MM:SS or minutes");
+  if (!o.time.empty()) {
+    const long long limit = slurm_time_seconds(o.time);
+    if (limit < 0) throw Error("--time '" + o.time + "' is not a Slurm time; give HH:MM:SS, D-HH:MM:SS or minutes");
+    // USR2 comes --signal-seconds before the limit (Slurm may send it up to a minute earlier still): a
+    // warning at the start would stop every run before it did anything.
+    if (limit > 0 && o.signal_seconds * 2 > limit) {
+      throw Error("--signal-seconds " + std::to_string(o.signal_seconds) + " is not well inside --time " + o.time + " (" +
+                  std::to_string(limit) + " s): the warning would come near the start of every run; give "
+                  "--signal-seconds at most " + std::to_string(limit / 2) + ", or a longer --time");
+    }
+  }
+  if (!o.memory.empty()) {
+    const size_t digits = o.memory.find_first_not_of("0123456789");
+    const std::string unit = digits == std::string::npos ? "" : o.memory.substr(digits);
+    if (digits == 0 || digits > 9 || !(unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T")) {
+      throw Error("--mem '" + o.memory + "' is not a Slurm memory size; give a number with K, M, G or T (64G)");
+    }
+  }
+  if (!o.gpu_type.empty() && !is_plain_word(o.gpu_type, "")) {
+    throw Error("--gpu-type '" + o.gpu_type + "' is not a GPU type name (letters, digits, - _ .)");
   }
   if (!o.partition.empty() && !is_plain_word(o.partition, ",")) {
     throw Error("--partition '" + o.partition + "' is not a partition name (letters, digits, - _ . and , between names)");
@@ -128,10 +191,6 @@ std::string job_name_for(const std::string& sweep_file) {
     if (name.size() >= 64) break;
   }
   return name;
-}
-
-int worker_ranks(const JobOptions& options) {
-  return options.nodes * (options.gpus_per_node > 0 ? options.gpus_per_node : options.workers_per_node);
 }
 
 }  // namespace pg::slurm

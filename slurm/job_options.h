@@ -24,28 +24,34 @@ struct JobOptions {
   int cpus_per_worker = 0;              // --cpus-per-gpu (or per CPU worker); 0: Slurm's default
   std::string time;                     // Slurm time limit ("HH:MM:SS", "D-HH:MM:SS", minutes); "" the partition's
   std::string partition, account, qos, constraint;
+  std::string memory;                   // --mem per node ("64G"); "" the partition's default
+  std::string gpu_type;                 // gres type ("a100": --gres=gpu:a100:G); "" any
   std::string setup;                    // shell commands run before the sweep ("module load cuda")
   int jobs = 1;                         // independent allocations, each a share of the tasks
-  int max_requeues = 3;                 // times the job requeues itself (Slurm's restart count)
+  int max_requeues = 3;                 // requeues in a row without progress (no task journaled, no checkpoint)
   int signal_seconds = 300;             // USR2 this long before the time limit
   std::string device;                   // the workers' --device; "": cuda with GPUs, else cpu
   int threads = 0;                      // the workers' --threads; 0: --cpus-per-gpu when given
   int checkpoint_every_s = 60;          // the run's --checkpoint-every
 };
 
-// Fills the options the command line left unset from a sweep's `slurm:` section. `given` names the
-// keys (kSlurmKeys spelling) the command line set. A pg::Error names the file, line and key of a bad
-// value.
+// The sweep file's `slurm:` keys (sweeps::kSlurmKeys) and the `slurm submit` options they stand for.
+const std::vector<std::pair<std::string, std::string>>& sweep_keys_and_options();
+
+// Fills the options the command line left unset from a sweep's `slurm:` section, then checks them all.
+// `given` names the keys the command line set. A pg::Error names the file, line and key of a value
+// that is wrong (or, for a combination, of the sweep-file key it involves).
 void apply_sweep_defaults(JobOptions& options, const std::map<std::string, sweeps::SlurmDefault>& defaults,
                           const std::vector<std::string>& given);
 
-// Checks every value (ranges, Slurm's word and time syntax); a pg::Error names the option and the fix.
+// Checks every value (ranges, Slurm's word, time and memory syntax, the warning well inside the time
+// limit); a pg::Error names the option and the fix.
 void check_job_options(const JobOptions& options);
+
+// A Slurm time limit in seconds; 0 for UNLIMITED / INFINITE; -1 when `time` is not a Slurm time.
+long long slurm_time_seconds(const std::string& time);
 
 // A job name from a sweep file's path: "pg-" and its stem, reduced to letters, digits, '-', '_', '.'.
 std::string job_name_for(const std::string& sweep_file);
-
-// Worker ranks of the whole job, and tasks (ranks) including rank 0.
-int worker_ranks(const JobOptions& options);
 
 }  // namespace pg::slurm

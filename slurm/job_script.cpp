@@ -44,16 +44,19 @@ std::string render_job_script(const JobOptions& o, const JobPart& part) {
   s += "# Rank 0 coordinates, one worker rank per GPU (CPU workers when there are none). On USR2 (sent " +
        std::to_string(o.signal_seconds) + " s\n";
   s += "# before the time limit) or TERM every rank checkpoints and the job requeues itself to resume.\n";
-  auto directive = [&s](const std::string& option, const std::string& value) {
+  auto directive = [&s](const std::string& option, const std::string& value) {  // checked values only
     s += "#SBATCH --" + option + (value.empty() ? "" : "=" + value) + "\n";
   };
   directive("job-name", o.job_name);
   directive("nodes", std::to_string(o.nodes));
-  // One task slot more per node than it has workers: rank 0 may then sit on any node; the step below
-  // places it on the first (SLURM_HOSTFILE).
+  // One task slot more per node than it has workers: rank 0 runs beside the first node's workers
+  // (SLURM_HOSTFILE below), and Slurm cannot ask the first node alone for more.
   directive("ntasks-per-node", std::to_string(workers_per_node + 1));
   if (o.cpus_per_worker > 0) directive("cpus-per-task", std::to_string(o.cpus_per_worker));
-  if (o.gpus_per_node > 0) directive("gres", "gpu:" + std::to_string(o.gpus_per_node));
+  if (!o.memory.empty()) directive("mem", o.memory);
+  if (o.gpus_per_node > 0) {
+    directive("gres", "gpu:" + (o.gpu_type.empty() ? "" : o.gpu_type + ":") + std::to_string(o.gpus_per_node));
+  }
   if (!o.time.empty()) directive("time", o.time);
   if (!o.partition.empty()) directive("partition", o.partition);
   if (!o.account.empty()) directive("account", o.account);
@@ -62,7 +65,7 @@ std::string render_job_script(const JobOptions& o, const JobPart& part) {
   directive("signal", "B:USR2@" + std::to_string(o.signal_seconds));
   directive("requeue", "");
   directive("open-mode", "append");  // a requeued job adds to the same output file
-  s += "set -u\n\n";
+  s += "\n";
 
   s += "promptgrid=" + shell_quote(o.promptgrid) + "\n";
   s += "sweep=" + shell_quote(o.sweep_file) + "\n";
@@ -78,23 +81,40 @@ std::string render_job_script(const JobOptions& o, const JobPart& part) {
   s += "ranks=" + std::to_string(o.nodes * workers_per_node + 1) + "\n";
   s += "max_requeues=" + std::to_string(o.max_requeues) + "\n\n";
 
+  // The traps come first: a signal during the setup must not end the job unrequeued.
+  s += R"SCRIPT(# USR2 (Slurm's warning) or TERM: tell every rank through srun, which forwards USR2 to them.
+stop_signal=
+srun_pid=
+on_stop() {
+  stop_signal=$1
+  if [ -n "$srun_pid" ]; then kill -USR2 "$srun_pid" 2>/dev/null; fi
+}
+trap 'on_stop USR2' USR2
+trap 'on_stop TERM' TERM
+
+if [ -e "$cancel_file" ]; then
+  echo "promptgrid: the sweep was cancelled (promptgrid slurm cancel); not starting it"
+  exit 0
+fi
+)SCRIPT";
   if (!o.setup.empty()) {
-    s += "# The setup commands (--setup), run as written, in this shell.\n";
+    s += "\n# The setup commands (--setup), run as written, in this shell.\n";
     s += "setup=" + shell_quote(o.setup) + "\n";
     s += "if ! eval \"$setup\"; then\n";
     s += "  echo \"promptgrid: the setup commands (--setup) failed; the sweep did not start\" >&2\n";
     s += "  exit 1\n";
-    s += "fi\n\n";
+    s += "fi\n";
   }
-
-  s += R"SCRIPT(if [ -e "$cancel_file" ]; then
-  echo "promptgrid: the sweep was cancelled (promptgrid slurm cancel); not starting it"
-  exit 0
-fi
+  s += R"SCRIPT(
+set -u
 restarts=${SLURM_RESTART_COUNT:-0}
 mkdir -p "$out/slurm"
 printf '{"job_id": %d, "restarts": %d, "started_at": "%s"}\n' "$SLURM_JOB_ID" "$restarts" \
   "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >> "$out/slurm/attempts.jsonl"
+started="$out/slurm/started-$SLURM_JOB_ID"
+touch "$started"
+journal_lines() { if [ -f "$out/journal.jsonl" ]; then wc -l < "$out/journal.jsonl"; else echo 0; fi; }
+lines_at_start=$(journal_lines)
 
 # Rank 0 on the first node, then each node's workers: srun places rank r on line r + 1.
 hostfile="$out/slurm/hosts-$SLURM_JOB_ID"
@@ -106,46 +126,56 @@ for host in $(scontrol show hostnames "$SLURM_JOB_NODELIST"); do
 done
 export SLURM_HOSTFILE="$hostfile"
 
-# USR2 (Slurm's warning) or TERM: tell every rank through srun, which forwards USR2 to them.
-stop_signal=
-srun_pid=
-on_stop() {
-  stop_signal=$1
-  if [ -n "$srun_pid" ]; then kill -USR2 "$srun_pid" 2>/dev/null; fi
-}
-trap 'on_stop USR2' USR2
-trap 'on_stop TERM' TERM
 status=143
 if [ -z "$stop_signal" ]; then
+  # ${a[@]+"${a[@]}"}: an empty array under set -u, also in bash before 4.4.
   srun --mpi=pmix --distribution=arbitrary --ntasks="$ranks" --kill-on-bad-exit=1 \
 )SCRIPT";
   // Slurm 22.05's srun no longer takes --cpus-per-task from the allocation: say it again.
   if (o.cpus_per_worker > 0) s += "    --cpus-per-task=" + std::to_string(o.cpus_per_worker) + " \\\n";
-  s += "    \"$promptgrid\" run \"$sweep\" \"${overrides[@]}\" --out \"$out\" \"${part[@]}\" --device " +
-       workers_device(o) + " --threads " + std::to_string(threads) + " --checkpoint-every " +
+  s += "    \"$promptgrid\" run \"$sweep\" ${overrides[@]+\"${overrides[@]}\"} --out \"$out\" ${part[@]+\"${part[@]}\"} "
+       "--device " + workers_device(o) + " --threads " + std::to_string(threads) + " --checkpoint-every " +
        std::to_string(o.checkpoint_every_s) + " &\n";
   s += R"SCRIPT(  srun_pid=$!
   # wait returns early when a trapped signal arrives; wait again until srun itself has ended.
-  while :; do
+  while kill -0 "$srun_pid" 2>/dev/null; do
     wait "$srun_pid"
     status=$?
-    kill -0 "$srun_pid" 2>/dev/null || break
   done
+  # srun may have ended between the two (bash then has its status, unless a wait above took it).
+  wait "$srun_pid" 2>/dev/null
+  last=$?
+  if [ "$last" -ne 127 ]; then status=$last; fi
 fi
 rm -f "$hostfile"
 
 if [ "$status" -ne 0 ] && [ -n "$stop_signal" ]; then
+  # Progress: a task journaled, or a checkpoint written, in this run.
+  no_progress_file="$out/slurm/requeues-without-progress"
+  no_progress=$(cat "$no_progress_file" 2>/dev/null || echo 0)
+  if [ "$(journal_lines)" -gt "$lines_at_start" ] ||
+     [ -n "$(find "$out/checkpoints" -name '*.h5' -newer "$started" 2>/dev/null | head -n 1)" ]; then
+    no_progress=0
+  else
+    no_progress=$((no_progress + 1))
+  fi
+  echo "$no_progress" > "$no_progress_file"
   if [ -e "$cancel_file" ]; then
     echo "promptgrid: stopped for promptgrid slurm cancel; the journal and checkpoints are kept"
+    rm -f "$started"
     scancel "$SLURM_JOB_ID"  # ends as CANCELLED, which is what happened
-  elif [ "$restarts" -ge "$max_requeues" ]; then
-    echo "promptgrid: stopped by SIG$stop_signal after $restarts requeues (--max-requeues $max_requeues);" \
-      "not requeueing again: submit the sweep again to resume it" >&2
+  elif [ "$no_progress" -gt "$max_requeues" ]; then
+    echo "promptgrid: stopped by SIG$stop_signal with no progress in the last $no_progress runs" \
+      "(--max-requeues $max_requeues); not requeueing again: see the output above, then submit again" >&2
   else
     echo "promptgrid: stopped by SIG$stop_signal; requeueing job $SLURM_JOB_ID to resume from the journal"
+    rm -f "$started"
     scontrol requeue "$SLURM_JOB_ID"
   fi
+elif [ "$status" -eq 0 ]; then
+  rm -f "$out/slurm/requeues-without-progress"
 fi
+rm -f "$started"
 exit "$status"
 )SCRIPT";
   return s;

@@ -28,6 +28,17 @@ std::string trimmed(const std::string& text) {
 
 std::string command_line(const std::vector<std::string>& argv) { return join(argv, " "); }
 
+// "`sbatch ...` failed: <why>", with a hint when the program is missing.
+std::string failure(const std::vector<std::string>& command, const ProgramResult& result) {
+  if (!result.started) {
+    return "`" + command[0] + "` cannot be run (" + result.err + "); install Slurm's client commands (Debian: slurm-client) "
+           "or put them in PATH";
+  }
+  const std::string said = trimmed(result.err.empty() ? result.out : result.err);
+  return "`" + command_line(command) + "` failed" + (result.exit_code < 0 ? " (killed by a signal)" : "") +
+         (said.empty() ? "" : ": " + said);
+}
+
 // The fields of a `scontrol show job -o` line: "JobId=5 JobName=x ... Restarts=1 ...".
 std::string scontrol_field(const std::string& line, const std::string& key) {
   const std::string needle = " " + key + "=";
@@ -70,6 +81,7 @@ ProgramResult run_program(const std::vector<std::string>& argv) {
     result.err = std::strerror(spawned);
     return result;
   }
+  result.started = true;
   // Both pipes at once, so that a full one never blocks the program.
   pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};
@@ -104,11 +116,7 @@ ProgramResult run_program(const std::vector<std::string>& argv) {
 
 std::string submit_job(const std::vector<std::string>& command) {
   const ProgramResult result = run_program(command);
-  if (result.exit_code != 0) {
-    throw Error("`" + command_line(command) + "` failed" +
-                (result.exit_code < 0 ? " to start (" + result.err + "; is Slurm's client installed and in PATH?)"
-                                      : ": " + trimmed(result.err)));
-  }
+  if (result.exit_code != 0) throw Error(failure(command, result));
   // --parsable prints "ID" or "ID;cluster".
   const std::string line = trimmed(result.out);
   const std::string id = line.substr(0, line.find(';'));
@@ -133,8 +141,9 @@ JobState query_job(const std::string& job_id) {
   job.state = "UNKNOWN";
   // squeue -t all also lists jobs that ended within the controller's MinJobAge.
   const ProgramResult squeue = run_program({"squeue", "-h", "-t", "all", "-j", job_id, "-o", "%T|%r|%M"});
-  if (squeue.exit_code < 0) {
-    job.note = "squeue cannot be run (" + squeue.err + "); is Slurm's client installed and in PATH?";
+  if (!squeue.started || squeue.exit_code < 0) {
+    job.note = failure({"squeue"}, squeue);
+    job.reachable = false;
     return job;
   }
   const std::string line = trimmed(squeue.out);
@@ -143,11 +152,10 @@ JobState query_job(const std::string& job_id) {
     job.state = fields.size() > 0 ? fields[0] : "UNKNOWN";
     job.reason = fields.size() > 1 && fields[1] != "None" ? fields[1] : "";
     job.elapsed = fields.size() > 2 ? fields[2] : "";
-    job.source = "squeue";
     const ProgramResult scontrol = run_program({"scontrol", "show", "job", "-o", job_id});
     if (scontrol.exit_code == 0) {
       const std::string restarts = scontrol_field(scontrol.out, "Restarts");
-      if (!restarts.empty() && restarts.find_first_not_of("0123456789") == std::string::npos) {
+      if (!restarts.empty() && restarts.size() < 9 && restarts.find_first_not_of("0123456789") == std::string::npos) {
         job.restarts = std::stoi(restarts);
       }
       job.exit_code = scontrol_field(scontrol.out, "ExitCode");
@@ -156,6 +164,7 @@ JobState query_job(const std::string& job_id) {
   }
   if (squeue.exit_code != 0 && squeue.err.find("Invalid job id") == std::string::npos) {
     job.note = "squeue failed: " + trimmed(squeue.err) + " (is the Slurm controller reachable?)";
+    job.reachable = false;
     return job;
   }
   // The controller forgot the job: accounting, where the cluster keeps it (-D: one line per requeue).
@@ -169,7 +178,6 @@ JobState query_job(const std::string& job_id) {
     job.exit_code = fields.size() > 1 ? fields[1] : "";
     job.elapsed = fields.size() > 2 ? fields[2] : "";
     job.restarts = static_cast<int>(lines.size()) - 1;
-    job.source = "sacct";
     return job;
   }
   job.note = sacct.exit_code == 0
@@ -184,9 +192,7 @@ void cancel_job(const std::string& job_id, const std::vector<std::string>& argum
   command.insert(command.end(), arguments.begin(), arguments.end());
   command.push_back(job_id);
   const ProgramResult result = run_program(command);
-  if (result.exit_code != 0) {
-    throw Error("`" + command_line(command) + "` failed: " + trimmed(result.err.empty() ? result.out : result.err));
-  }
+  if (result.exit_code != 0) throw Error(failure(command, result));
 }
 
 }  // namespace pg::slurm

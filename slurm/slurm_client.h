@@ -9,7 +9,8 @@
 namespace pg::slurm {
 
 struct ProgramResult {
-  int exit_code = -1;  // -1: could not start, or ended by a signal
+  bool started = false;  // false: the program could not be run (err says why)
+  int exit_code = -1;    // -1: ended by a signal
   std::string out, err;
 };
 
@@ -29,8 +30,8 @@ struct JobState {
   std::string elapsed;    // run time so far, as Slurm prints it
   std::string exit_code;  // "0:0" when known
   int restarts = -1;      // requeues; -1 when unknown
-  std::string source;     // "squeue", "sacct" or "" 
   std::string note;       // why the state is UNKNOWN (no accounting, ...)
+  bool reachable = true;  // false: Slurm could not be asked (no client, controller down): the job may be running
   bool active() const;    // pending, running, requeued, suspended, completing...: the job may still write
 };
 

@@ -29,9 +29,10 @@ const std::vector<std::string> kTopKeys = {"features", "clip",    "vocab",  "pro
                                            "shots",    "seeds",   "methods", "search",  "slurm"};
 }  // namespace
 
-const std::vector<std::string> kSlurmKeys = {"nodes",   "gpus_per_node", "cpus_per_gpu", "time",
-                                             "partition", "account",     "qos",          "constraint",
-                                             "setup",   "jobs",          "max_requeues", "signal_seconds"};
+const std::vector<std::string> kSlurmKeys = {"nodes",      "gpus_per_node", "cpus_per_gpu", "time",
+                                             "partition",  "account",       "qos",          "constraint",
+                                             "mem",        "gpu_type",      "setup",        "jobs",
+                                             "max_requeues", "signal_seconds"};
 
 namespace {
 

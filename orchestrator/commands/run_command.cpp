@@ -16,7 +16,6 @@
 #include "orchestrator/sweep_worker.h"
 #include "orchestrator/torch_threads.h"
 #include "orchestrator/worker_device.h"
-#include "results/sweep_tables.h"
 
 namespace pg::orchestrator {
 namespace {
@@ -63,7 +62,7 @@ RunnerOptions runner_options(const sweeps::Sweep& sweep, const RunArguments& arg
 }
 
 int report_summary(const SweepRunSummary& summary, const std::string& out_dir) {
-  std::cout << "\n" << results::write_sweep_tables(out_dir);
+  std::cout << "\n" << summary.tables;
   std::cout << "\n"
             << summary.tasks << " tasks: " << summary.reused << " finished before, " << summary.ok << " run now, "
             << summary.failed << " failed, in " << static_cast<int>(summary.seconds + 0.5) << " s; journal "
@@ -93,6 +92,7 @@ int report_summary(const SweepRunSummary& summary, const std::string& out_dir) {
 
 // One process does both jobs.
 int run_in_process(const RunArguments& args) {
+  const StopSignals signals;  // from the start: a signal while the tasks are prepared stops the sweep too
   set_torch_threads(args.threads);
   const sweeps::Sweep sweep = sweeps::load_sweep(args.sweep_file, args.overrides);
   RunnerOptions options = runner_options(sweep, args);
@@ -112,6 +112,9 @@ int run_with_mpi(const RunArguments& args) {
                 "use mpirun -np 2 or more, or run without mpirun");
   }
   const bool coordinator = mpi.rank() == 0;
+  // On every rank, from the start: a signal stops the sweep (rank 0) or the running task (a worker),
+  // never the process.
+  const StopSignals signals;
   std::string error;
   std::unique_ptr<sweeps::Sweep> sweep;
   std::unique_ptr<TaskRunner> runner;
@@ -124,8 +127,8 @@ int run_with_mpi(const RunArguments& args) {
     // the next GPU when --device cuda names none.
     if (!coordinator) bind_to_one_gpu(args.device, mpi.local_worker_index());
     options.device = coordinator ? "cpu" : device_for_worker(args.device, mpi.local_worker_index());
-    // A worker's task stops at its next step on a stop signal of its own (run_mpi_worker's handlers)
-    // or when rank 0 asks (it got the signal).
+    // A worker's task stops at its next step on a stop signal of its own or when rank 0 asks (it got
+    // the signal).
     options.stop_requested = [] { return stop_signal() != 0 || interrupt_requested_by_coordinator(); };
     runner = std::make_unique<TaskRunner>(options);
   } catch (const std::exception& e) {

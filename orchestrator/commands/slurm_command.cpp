@@ -42,10 +42,21 @@ std::string part_name(const slurm::SubmittedJob& job) {
   return job.parts > 1 ? " (part " + std::to_string(job.part + 1) + " of " + std::to_string(job.parts) + ")" : "";
 }
 
-// Refuses a second submission while a job of the folder may still write its journal.
-void check_no_active_job(const std::string& out_dir) {
-  for (const auto& job : slurm::latest_jobs(out_dir)) {
+// Refuses a second submission while a job of the folder may still write its journal, and one that
+// splits the sweep differently (each share has its own journal: another split would redo their tasks).
+void check_resubmission(const std::string& out_dir, int jobs) {
+  const std::vector<slurm::SubmittedJob> earlier = slurm::latest_jobs(out_dir);
+  const int earlier_jobs = earlier.empty() ? (file_exists(out_dir + "/journal.jsonl") ? 1 : jobs) : earlier.front().parts;
+  if (earlier_jobs != jobs) {
+    throw Error(out_dir + " holds a sweep run as " + std::to_string(earlier_jobs) + (earlier_jobs == 1 ? " job" : " jobs") +
+                " (each with its own journal); submit it again with --jobs " + std::to_string(earlier_jobs) +
+                ", or give a new --out");
+  }
+  for (const auto& job : earlier) {
     const slurm::JobState state = slurm::query_job(job.job_id);
+    if (!state.reachable) {
+      throw Error("cannot tell whether job " + job.job_id + part_name(job) + " of " + out_dir + " still runs: " + state.note);
+    }
     if (state.active()) {
       throw Error("job " + job.job_id + part_name(job) + " of " + out_dir + " is " + state.state +
                   "; two jobs must not run one sweep folder: wait for it, or `promptgrid slurm cancel " + out_dir + "`");
@@ -62,25 +73,28 @@ struct SubmitArguments {
 
 void submit(CLI::App& command, SubmitArguments& args) {
   slurm::JobOptions& job = args.job;
-  const sweeps::Sweep sweep = sweeps::load_sweep(args.sweep_file, job.overrides);  // checks the sweep now
+  // The sweep's syntax and inputs are checked here; what the feature store holds, in the job.
+  const sweeps::Sweep sweep = sweeps::load_sweep(args.sweep_file, job.overrides);
   job.promptgrid = this_program();
-  job.sweep_file = absolute_path(args.sweep_file);
   job.out_dir = absolute_path(args.out_dir);
-  if (job.job_name.empty()) job.job_name = slurm::job_name_for(job.sweep_file);
+  if (job.job_name.empty()) job.job_name = slurm::job_name_for(absolute_path(args.sweep_file));
+  // The job runs the sweep as submitted (overrides applied, paths absolute), whatever later becomes of
+  // the file: a requeued job must run the same tasks.
+  job.sweep_file = job.out_dir + "/slurm/sweep.yaml";
+  job.overrides.clear();
   std::vector<std::string> given;  // sweep-file keys the command line set
-  for (const auto& [key, option] : std::vector<std::pair<std::string, std::string>>{
-           {"nodes", "--nodes"}, {"gpus_per_node", "--gpus-per-node"}, {"cpus_per_gpu", "--cpus-per-gpu"},
-           {"time", "--time"}, {"partition", "--partition"}, {"account", "--account"}, {"qos", "--qos"},
-           {"constraint", "--constraint"}, {"setup", "--setup"}, {"jobs", "--jobs"},
-           {"max_requeues", "--max-requeues"}, {"signal_seconds", "--signal-seconds"}}) {
+  for (const auto& [key, option] : slurm::sweep_keys_and_options()) {
     if (command.count(option) > 0) given.push_back(key);
   }
   slurm::apply_sweep_defaults(job, sweep.slurm, given);
-  slurm::check_job_options(job);
+  if (command.count("--workers-per-node") > 0 && job.gpus_per_node > 0) {
+    throw Error("--workers-per-node is for CPU jobs (--gpus-per-node 0); with GPUs there is one worker rank per GPU");
+  }
   const std::vector<slurm::JobPart> parts = slurm::job_parts(job);
   if (args.dry_run) {
     for (const auto& part : parts) {
-      std::cout << "# " << part.script_path << "\n" << slurm::render_job_script(job, part) << "\n# submit with:\n";
+      std::cout << "# " << part.script_path << "\n" << slurm::render_job_script(job, part)
+                << "\n# submitted (once the script and " << job.sweep_file << " are written) with:\n";
       std::string line;
       for (const auto& word : slurm::sbatch_command(job, part)) line += (line.empty() ? "" : " ") + slurm::shell_quote(word);
       std::cout << line << "\n\n";
@@ -89,7 +103,11 @@ void submit(CLI::App& command, SubmitArguments& args) {
     return;
   }
   make_directories(job.out_dir + "/slurm");
-  check_no_active_job(job.out_dir);
+  check_resubmission(job.out_dir, job.jobs);
+  std::string header = "# The sweep as `promptgrid slurm submit` resolved it: what its jobs run.\n# from: " +
+                       absolute_path(args.sweep_file) + "\n";
+  for (const auto& item : sweep.overrides) header += "# override: " + item + "\n";
+  write_file_atomic(job.sweep_file, header + sweep.resolved_yaml);
   remove_file_quietly(job.out_dir + "/slurm/cancel");  // a new submission is not cancelled
   const int submission = slurm::next_submission(job.out_dir);
   for (const auto& part : parts) {
@@ -121,6 +139,7 @@ int restarts_from_attempts(const slurm::SubmittedJob& job) {
 
 void status(const std::string& dir) {
   const std::string out_dir = absolute_path(dir);
+  if (!std::filesystem::is_directory(out_dir)) throw Error(dir + " does not exist; give the --out of slurm submit");
   const std::vector<slurm::SubmittedJob> jobs = slurm::latest_jobs(out_dir);
   if (jobs.empty()) {
     throw Error(out_dir + " has no Slurm jobs (" + slurm::job_log_path(out_dir) +
@@ -175,20 +194,31 @@ void cancel(const std::string& dir, bool now) {
   if (jobs.empty()) throw Error(out_dir + " has no Slurm jobs (" + slurm::job_log_path(out_dir) + ") to cancel");
   // First the mark, so that a job stopping now does not requeue itself and a requeued one does not start.
   write_file_atomic(out_dir + "/slurm/cancel", utc_now_iso8601() + "\n");
+  std::vector<std::string> failures;
   for (const auto& job : jobs) {
-    const slurm::JobState state = slurm::query_job(job.job_id);
-    if (!state.active() && state.state != "UNKNOWN") {
-      std::cout << "job " << job.job_id << part_name(job) << " has ended (" << state.state << ")\n";
-    } else if (state.state == "PENDING" || now) {
-      slurm::cancel_job(job.job_id, {});
-      std::cout << "job " << job.job_id << part_name(job) << (state.state == "PENDING" ? ": cancelled before it started\n"
-                                                                         : ": cancelled (SIGTERM; its ranks checkpoint within Slurm's KillWait)\n");
-    } else {
-      // USR2 to the job script: every rank checkpoints, and the script, seeing the mark, ends the job.
-      slurm::cancel_job(job.job_id, {"--batch", "--signal=USR2"});
-      std::cout << "job " << job.job_id << part_name(job)
-                << ": asked to checkpoint and stop (USR2); it ends as CANCELLED once its tasks are saved\n";
+    const std::string name = "job " + job.job_id + part_name(job);
+    try {
+      const slurm::JobState state = slurm::query_job(job.job_id);
+      if (!state.reachable) throw Error(state.note);
+      if (!state.active()) {
+        std::cout << name << " has ended (" << state.state << ")\n";
+      } else if (state.state == "RUNNING" && !now) {
+        // USR2 to the job script: every rank checkpoints, and the script, seeing the mark, ends the job.
+        slurm::cancel_job(job.job_id, {"--batch", "--signal=USR2"});
+        std::cout << name << ": asked to checkpoint and stop (USR2); it ends as CANCELLED once its tasks are saved\n";
+      } else {
+        // Pending, requeued, suspended, completing, or --now: Slurm's own cancel (TERM, then KILL after
+        // KillWait; a running job's ranks checkpoint on the TERM).
+        slurm::cancel_job(job.job_id, {});
+        std::cout << name << " (" << state.state << "): cancelled\n";
+      }
+    } catch (const Error& e) {
+      failures.push_back(name + ": " + e.what());
     }
+  }
+  if (!failures.empty()) {
+    throw Error("not every job could be cancelled (the cancel mark " + out_dir +
+                "/slurm/cancel stays, so none requeues itself):\n  " + join(failures, "\n  "));
   }
   std::cout << "the journal and checkpoints are kept: `promptgrid slurm submit` with the same --out resumes" << std::endl;
 }
@@ -217,9 +247,14 @@ void add_slurm_command(CLI::App& app) {
   submit_app->add_option("--account", args->job.account, "Slurm account");
   submit_app->add_option("--qos", args->job.qos, "Slurm QOS");
   submit_app->add_option("--constraint", args->job.constraint, "Slurm node features (a100&ib)");
+  submit_app->add_option("--mem", args->job.memory, "Memory per node (64G; default: the partition's)");
+  submit_app->add_option("--gpu-type", args->job.gpu_type, "GPU type of the gres request (a100: --gres=gpu:a100:G)");
   submit_app->add_option("--setup", args->job.setup, "Shell commands run first in the job, as written (module load ...)");
   submit_app->add_option("--jobs", args->job.jobs, "Split the sweep into K independent jobs, each a share of the tasks")->default_val(1);
-  submit_app->add_option("--max-requeues", args->job.max_requeues, "Times a job may requeue itself after a signal")->default_val(3);
+  submit_app->add_option("--max-requeues", args->job.max_requeues,
+                         "Requeues in a row without progress (no task finished, no checkpoint written) before the job "
+                         "stops requeueing itself")
+      ->default_val(3);
   submit_app->add_option("--signal-seconds", args->job.signal_seconds, "Seconds before the time limit at which Slurm sends USR2")->default_val(300);
   submit_app->add_option("--device", args->job.device, "The workers' device: cuda (default with GPUs) or cpu");
   submit_app->add_option("--threads", args->job.threads, "CPU threads per worker (0: --cpus-per-gpu, else automatic)")->default_val(0);

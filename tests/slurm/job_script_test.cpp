@@ -61,6 +61,8 @@ TEST(JobScript, DirectivesForAGpuJob) {
   options.account = "proj-1";
   options.qos = "high";
   options.constraint = "a100&ib";
+  options.memory = "64G";
+  options.gpu_type = "a100";
   options.signal_seconds = 600;
   const JobPart part = job_parts(options).at(0);
   const std::string script = render_job_script(options, part);
@@ -69,7 +71,8 @@ TEST(JobScript, DirectivesForAGpuJob) {
             "#SBATCH --nodes=2\n"
             "#SBATCH --ntasks-per-node=5\n"
             "#SBATCH --cpus-per-task=8\n"
-            "#SBATCH --gres=gpu:4\n"
+            "#SBATCH --mem=64G\n"
+            "#SBATCH --gres=gpu:a100:4\n"
             "#SBATCH --time=12:00:00\n"
             "#SBATCH --partition=gpu,gpu-long\n"
             "#SBATCH --account=proj-1\n"
@@ -139,6 +142,11 @@ TEST(JobOptionsCheck, EveryValueThatReachesSbatchIsValidated) {
       {[](JobOptions& o) { o.device = "tpu"; }, "--device is 'tpu'"},
       {[](JobOptions& o) { o.device = "cuda"; }, "--device cuda needs --gpus-per-node"},
       {[](JobOptions& o) { o.out_dir = "/w/out%j"; }, "holds '%'"},
+      {[](JobOptions& o) { o.time = "5"; }, "--signal-seconds 300 is not well inside --time 5 (300 s)"},
+      {[](JobOptions& o) { o.time = "00:01:00"; o.signal_seconds = 31; }, "give --signal-seconds at most 30"},
+      {[](JobOptions& o) { o.memory = "64 G"; }, "--mem '64 G' is not a Slurm memory size"},
+      {[](JobOptions& o) { o.memory = "G"; }, "--mem"},
+      {[](JobOptions& o) { o.gpu_type = "a100:8"; }, "--gpu-type 'a100:8'"},
   };
   for (const auto& [change, expected] : cases) {
     JobOptions options = base_options();
@@ -146,7 +154,16 @@ TEST(JobOptionsCheck, EveryValueThatReachesSbatchIsValidated) {
     const std::string message = message_of([&] { check_job_options(options); });
     EXPECT_NE(message.find(expected), std::string::npos) << "expected '" << expected << "' in '" << message << "'";
   }
-  for (const std::string time : {"30", "30:00", "12:00:00", "2-00", "2-12:00", "2-12:00:00"}) {
+  EXPECT_EQ(slurm_time_seconds("30"), 1800);
+  EXPECT_EQ(slurm_time_seconds("30:15"), 1815);
+  EXPECT_EQ(slurm_time_seconds("12:00:05"), 43205);
+  EXPECT_EQ(slurm_time_seconds("2-12"), 216000);
+  EXPECT_EQ(slurm_time_seconds("2-12:30"), 217800);
+  EXPECT_EQ(slurm_time_seconds("1-00:00:01"), 86401);
+  EXPECT_EQ(slurm_time_seconds("UNLIMITED"), 0);
+  EXPECT_EQ(slurm_time_seconds("1:2:3:4"), -1);
+  EXPECT_EQ(slurm_time_seconds("-5"), -1);
+  for (const std::string time : {"30", "30:00", "12:00:00", "2-00", "2-12:00", "2-12:00:00", "UNLIMITED"}) {
     JobOptions options = base_options();
     options.time = time;
     EXPECT_NO_THROW(check_job_options(options)) << time;
@@ -178,6 +195,25 @@ TEST(JobOptionsCheck, SweepFileSectionGivesDefaultsTheCommandLineOverrides) {
   });
   EXPECT_NE(message.find("sweep.yaml:7"), std::string::npos) << message;
   EXPECT_NE(message.find("slurm.partition"), std::string::npos) << message;
+
+  // Defaults are checked together: --device cuda from the command line with the GPUs from the file.
+  const sweeps::Sweep gpus = sweeps::parse_sweep(
+      "features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
+      "slurm:\n  account: acc\n  gpus_per_node: 2\n",
+      "sweep.yaml", inputs, {});
+  JobOptions cuda = base_options();
+  cuda.device = "cuda";
+  EXPECT_NO_THROW(apply_sweep_defaults(cuda, gpus.slurm, {}));
+  // A combination that does not fit names the file's key it involves: a 1-minute limit, 300 s warning.
+  const sweeps::Sweep short_limit = sweeps::parse_sweep(
+      "features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
+      "slurm:\n  time: '1'\n",
+      "sweep.yaml", inputs, {});
+  JobOptions short_time = base_options();
+  const std::string too_short = message_of([&] { apply_sweep_defaults(short_time, short_limit.slurm, {}); });
+  EXPECT_NE(too_short.find("sweep.yaml:7: slurm.time: --signal-seconds 300 is not well inside --time 1"),
+            std::string::npos)
+      << too_short;
   EXPECT_NE(message_of([&] {
               sweeps::parse_sweep("features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: "
                                   "zeroshot}]\nslurm:\n  partiton: gpu\n",
@@ -197,6 +233,7 @@ class ScriptRun : public ::testing::Test {
     write_program("srun",
                   "for a in \"$@\"; do printf '%s\\0' \"$a\"; done > \"$PG_TEST_DIR/srun.args\"\n"
                   "if [ \"${FAKE_SRUN:-}\" = cancel ]; then touch \"$PG_TEST_DIR/out/slurm/cancel\"; fi\n"
+                  "if [ \"${FAKE_SRUN:-}\" = progress ]; then echo x >> \"$PG_TEST_DIR/out/journal.jsonl\"; fi\n"
                   "if [ -n \"${FAKE_SRUN:-}\" ]; then kill -USR2 $PPID; sleep 0.3; exit 140; fi\n"
                   "exit \"${FAKE_SRUN_EXIT:-0}\"\n");
     write_program("scontrol",
@@ -274,20 +311,44 @@ TEST_F(ScriptRun, SetupThatDoesNotParseStopsTheJobBeforeTheSweep) {
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/srun.args"));
 }
 
+TEST_F(ScriptRun, SetupMayReadUnsetVariablesAndASignalDuringItRequeues) {
+  JobOptions options = base_options(dir_ + "/out");
+  options.setup = "echo \"[${NOT_SET_ANYWHERE}]\"";  // site profiles do this; set -u comes after the setup
+  EXPECT_EQ(run(render_job_script(options, job_parts(options).at(0))), 0) << output_;
+  EXPECT_NE(output_.find("[]"), std::string::npos) << output_;
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/srun.args"));
+
+  std::filesystem::remove(dir_ + "/srun.args");
+  options.setup = "kill -USR2 $$";  // the warning arrives while modules load
+  EXPECT_EQ(run(render_job_script(options, job_parts(options).at(0))), 143) << output_;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/srun.args"));
+  EXPECT_EQ(read_bytes(dir_ + "/scontrol.calls"), "requeue 42\n");
+}
+
 TEST_F(ScriptRun, StoppedBySignalRequeuesUntilTheLimitAndNeverWhenCancelled) {
   JobOptions options = base_options(dir_ + "/out");
   options.max_requeues = 2;
   const std::string script = render_job_script(options, job_parts(options).at(0));
-  EXPECT_EQ(run(script, "FAKE_SRUN=stop SLURM_RESTART_COUNT=1"), 140);
-  EXPECT_NE(output_.find("stopped by SIGUSR2; requeueing job 42"), std::string::npos) << output_;
-  EXPECT_EQ(read_bytes(dir_ + "/scontrol.calls"), "requeue 42\n");
-
+  // Stopped without progress: requeued twice in a row, not a third time.
+  for (int run_number = 1; run_number <= 3; ++run_number) {
+    std::filesystem::remove(dir_ + "/scontrol.calls");
+    EXPECT_EQ(run(script, "FAKE_SRUN=stop SLURM_RESTART_COUNT=" + std::to_string(run_number)), 140);
+    if (run_number <= 2) {
+      EXPECT_NE(output_.find("stopped by SIGUSR2; requeueing job 42"), std::string::npos) << output_;
+      EXPECT_EQ(read_bytes(dir_ + "/scontrol.calls"), "requeue 42\n");
+    } else {
+      EXPECT_NE(output_.find("no progress in the last 3 runs (--max-requeues 2)"), std::string::npos) << output_;
+      EXPECT_FALSE(std::filesystem::exists(dir_ + "/scontrol.calls"));
+    }
+  }
+  // A run that journaled a task made progress: requeued, and the count starts again.
   std::filesystem::remove(dir_ + "/scontrol.calls");
-  EXPECT_EQ(run(script, "FAKE_SRUN=stop SLURM_RESTART_COUNT=2"), 140);
-  EXPECT_NE(output_.find("after 2 requeues (--max-requeues 2)"), std::string::npos) << output_;
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/scontrol.calls"));
+  EXPECT_EQ(run(script, "FAKE_SRUN=progress"), 140);
+  EXPECT_EQ(read_bytes(dir_ + "/scontrol.calls"), "requeue 42\n");
+  EXPECT_EQ(read_bytes(dir_ + "/out/slurm/requeues-without-progress"), "0\n");
 
-  // A sweep that fails without a signal is not requeued either.
+  // A sweep that fails without a signal is not requeued.
+  std::filesystem::remove(dir_ + "/scontrol.calls");
   EXPECT_EQ(run(script, "FAKE_SRUN_EXIT=2"), 2);
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/scontrol.calls"));
 
