@@ -1,8 +1,9 @@
 // The sbatch script (slurm/job_script.h) from arbitrary option values: the input's NUL-separated fields
 // are the partition, account, QOS, constraint, time, setup, sweep path, output folder, job name and
-// overrides. Whatever check_job_options accepts must render to a script whose #SBATCH lines hold one
-// option each in Slurm's plain alphabet, and whose quoted words read back (by a POSIX single-quote
-// reader written here, independent of shell_quote) as exactly the values given.
+// overrides. Whatever check_job_options accepts must render to a script whose directive block (the
+// #SBATCH lines sbatch reads, before the first command) holds one option per line in Slurm's plain
+// alphabet, and whose quoted words, read in order by a POSIX single-quote reader written here
+// (independent of shell_quote), are exactly the values given.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -38,10 +39,12 @@ std::string read_quoted_word(const std::string& script, size_t& at) {
   std::abort();
 }
 
-void expect_assignment(const std::string& script, const std::string& name, const std::string& value) {
-  const size_t found = script.find("\n" + name + "='");
+// The assignment `name='...'` that follows `at` (the script is read in order, so that a value holding
+// "\nname='" cannot stand in for the real one); `at` moves past it.
+void expect_assignment(const std::string& script, size_t& at, const std::string& name, const std::string& value) {
+  const size_t found = script.find("\n" + name + "='", at);
   if (found == std::string::npos) std::abort();
-  size_t at = found + name.size() + 2;
+  at = found + name.size() + 2;
   if (read_quoted_word(script, at) != value || script[at] != '\n') std::abort();
 }
 
@@ -73,8 +76,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const pg::Error&) {
     return 0;
   }
-  // #SBATCH lines: one option each, Slurm's words only.
-  for (size_t at = 0; (at = script.find("#SBATCH", at)) != std::string::npos; ++at) {
+  // #SBATCH lines: one option each, Slurm's words only. sbatch reads them up to the first line that is
+  // neither a comment nor blank (the assignments below), so that is the block to check.
+  const size_t commands = script.find("\npromptgrid='");
+  if (commands == std::string::npos) std::abort();
+  for (size_t at = 0; (at = script.find("#SBATCH", at)) < commands; ++at) {
     const size_t end = script.find('\n', at);
     for (size_t i = at; i < end; ++i) {
       const char c = script[i];
@@ -83,18 +89,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!plain || (c == ' ' && i != at + 7)) std::abort();
     }
   }
-  expect_assignment(script, "promptgrid", options.promptgrid);
-  expect_assignment(script, "sweep", options.sweep_file);
-  expect_assignment(script, "out", options.out_dir);
-  if (!options.setup.empty()) expect_assignment(script, "setup", options.setup);
-  // overrides=('a' 'b' ...)
-  const size_t list = script.find("\noverrides=(");
-  if (list == std::string::npos) std::abort();
-  size_t at = list + 12;
+  size_t at = 0;
+  expect_assignment(script, at, "promptgrid", options.promptgrid);
+  expect_assignment(script, at, "sweep", options.sweep_file);
+  // overrides=('a' 'b' ...), right after
+  if (script.compare(at, 12, "\noverrides=(") != 0) std::abort();
+  at += 12;
   for (size_t i = 0; i < options.overrides.size(); ++i) {
     if (i > 0 && script[at++] != ' ') std::abort();
     if (read_quoted_word(script, at) != options.overrides[i]) std::abort();
   }
   if (script.compare(at, 2, ")\n") != 0) std::abort();
+  expect_assignment(script, at, "out", options.out_dir);
+  expect_assignment(script, at, "cancel_file", options.out_dir + "/slurm/cancel");
+  if (!options.setup.empty()) expect_assignment(script, at, "setup", options.setup);
   return 0;
 }
