@@ -173,53 +173,37 @@ TEST(JobOptionsCheck, EveryValueThatReachesSbatchIsValidated) {
 TEST(JobOptionsCheck, SweepFileSectionGivesDefaultsTheCommandLineOverrides) {
   const std::string inputs = make_temp_dir("slurm_sweep_inputs");  // the sweep's paths must exist
   for (const char* name : {"/f.h5", "/c.pt", "/v.txt"}) std::ofstream(inputs + name) << "";
-  const sweeps::Sweep sweep = sweeps::parse_sweep(
-      "features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
-      "slurm:\n  partition: gpu\n  gpus_per_node: 4\n  time: '04:00:00'\n  setup: module load cuda\n",
-      "sweep.yaml", inputs, {});
+  // The `slurm:` section starts on line 6 of sweep.yaml.
+  auto section = [&](const std::string& lines) {
+    return sweeps::parse_sweep("features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
+                               "slurm:\n" + lines,
+                               "sweep.yaml", inputs, {})
+        .slurm;
+  };
   JobOptions options = base_options();
   options.time = "01:00:00";
-  apply_sweep_defaults(options, sweep.slurm, {"time"});
+  apply_sweep_defaults(options, section("  partition: gpu\n  gpus_per_node: 4\n  time: '04:00:00'\n  setup: module load cuda\n"),
+                       {"time"});
   EXPECT_EQ(options.partition, "gpu");
   EXPECT_EQ(options.gpus_per_node, 4);
   EXPECT_EQ(options.time, "01:00:00");  // given on the command line
   EXPECT_EQ(options.setup, "module load cuda");
 
-  const sweeps::Sweep bad = sweeps::parse_sweep(
-      "features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
-      "slurm:\n  partition: 'gpu; id'\n",
-      "sweep.yaml", inputs, {});
-  const std::string message = message_of([&] {
-    JobOptions o = base_options();
-    apply_sweep_defaults(o, bad.slurm, {});
-  });
-  EXPECT_NE(message.find("sweep.yaml:7"), std::string::npos) << message;
-  EXPECT_NE(message.find("slurm.partition"), std::string::npos) << message;
+  JobOptions hostile = base_options();
+  const std::string message = message_of([&] { apply_sweep_defaults(hostile, section("  partition: 'gpu; id'\n"), {}); });
+  EXPECT_NE(message.find("sweep.yaml:7: slurm.partition"), std::string::npos) << message;
 
   // Defaults are checked together: --device cuda from the command line with the GPUs from the file.
-  const sweeps::Sweep gpus = sweeps::parse_sweep(
-      "features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
-      "slurm:\n  account: acc\n  gpus_per_node: 2\n",
-      "sweep.yaml", inputs, {});
   JobOptions cuda = base_options();
   cuda.device = "cuda";
-  EXPECT_NO_THROW(apply_sweep_defaults(cuda, gpus.slurm, {}));
+  EXPECT_NO_THROW(apply_sweep_defaults(cuda, section("  account: acc\n  gpus_per_node: 2\n"), {}));
   // A combination that does not fit names the file's key it involves: a 1-minute limit, 300 s warning.
-  const sweeps::Sweep short_limit = sweeps::parse_sweep(
-      "features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: zeroshot}]\n"
-      "slurm:\n  time: '1'\n",
-      "sweep.yaml", inputs, {});
   JobOptions short_time = base_options();
-  const std::string too_short = message_of([&] { apply_sweep_defaults(short_time, short_limit.slurm, {}); });
+  const std::string too_short = message_of([&] { apply_sweep_defaults(short_time, section("  time: '1'\n"), {}); });
   EXPECT_NE(too_short.find("sweep.yaml:7: slurm.time: --signal-seconds 300 is not well inside --time 1"),
             std::string::npos)
       << too_short;
-  EXPECT_NE(message_of([&] {
-              sweeps::parse_sweep("features: f.h5\nclip: c.pt\nvocab: v.txt\ndatasets: [dtd]\nmethods: [{name: "
-                                  "zeroshot}]\nslurm:\n  partiton: gpu\n",
-                                  "sweep.yaml", inputs, {});
-            }).find("partition"),
-            std::string::npos);
+  EXPECT_NE(message_of([&] { section("  partiton: gpu\n"); }).find("partition"), std::string::npos);
 }
 
 // Runs a rendered script with bash and stand-ins for Slurm's commands in PATH.
