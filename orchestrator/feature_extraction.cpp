@@ -6,7 +6,6 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,6 +22,7 @@
 #include "orchestrator/torch_threads.h"
 #include "orchestrator/unit_encoder.h"
 #include "orchestrator/worker_device.h"
+#include "worker/clip/weights_digest.h"
 #include "storage/feature_store.h"
 #include "sweeps/catalog.h"
 #include "sweeps/split_file.h"
@@ -77,8 +77,18 @@ Setup read_setup(const ExtractionOptions& options) {
   return setup;
 }
 
-worker::ImageEncoder open_encoder(const std::string& checkpoint, const std::string& precision, torch::Device device) {
+// Loads the tower and gives the digest of its weights as loaded (before any conversion: the same on
+// every rank and device).
+worker::ImageEncoder open_encoder(const std::string& checkpoint, const std::string& precision, torch::Device device,
+                                  std::string& weights_digest) {
   worker::ImageEncoder encoder = worker::load_image_encoder(checkpoint);
+  ContentHasher hasher;
+  if (encoder.is_vit()) {
+    worker::hash_parameters(hasher, *encoder.vision_transformer());
+  } else {
+    worker::hash_parameters(hasher, *encoder.resnet());
+  }
+  weights_digest = to_hex16(hasher.digest());
   encoder.to_precision(device, precision == "fp16" ? torch::kHalf : torch::kFloat32);
   return encoder;
 }
@@ -94,15 +104,16 @@ ImageSource image_source(const ExtractionOptions& options, const Setup& setup, c
   return source;
 }
 
-// XXH64 of a file's bytes, streamed (a 900 MB checkpoint takes a fraction of a second).
-std::string file_digest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read it");
+// XXH64 of the split file's entries as read (the file is read once).
+std::string split_digest(const sweeps::SplitFile& split_file) {
   ContentHasher hasher;
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    hasher.update(buffer.data(), static_cast<size_t>(in.gcount()));
+  for (const std::string split : {"train", "val", "test"}) {
+    hasher.update_field(split);
+    for (const auto& item : split_file.split(split)) {
+      hasher.update_field(item.relpath);
+      hasher.update_field(std::to_string(item.label));
+      hasher.update_field(item.classname);
+    }
   }
   return to_hex16(hasher.digest());
 }
@@ -111,13 +122,11 @@ std::string file_digest(const std::string& path) {
 // the thread count: on the CPU, results can differ in the last bits between thread counts, so a store
 // is byte-identical to another only when both were encoded with the same --threads per rank.)
 nlohmann::json work_settings(const ExtractionOptions& options, const Setup& setup,
-                             const worker::ImageEncoder& encoder) {
-  ContentHasher split_digest;
-  split_digest.update(read_file(options.split_path, uint64_t{1} << 31, "a CoOp split file"));
+                             const worker::ImageEncoder& encoder, const std::string& weights_digest) {
   return {{"dataset", options.dataset},
-          {"split_file", to_hex16(split_digest.digest())},
+          {"split_file", split_digest(setup.split_file)},
           {"images", std::filesystem::weakly_canonical(options.images_root).string()},
-          {"checkpoint", file_digest(options.checkpoint)},
+          {"checkpoint", weights_digest},
           {"architecture", encoder.architecture()},
           {"device", options.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu"},
           {"views", options.views},
@@ -225,18 +234,11 @@ class UnitCollector {
   std::unique_ptr<ExtractionProgress> progress_;
 };
 
-std::string prompt_template_of(const ExtractionOptions& options) {
-  if (options.prompt_template) return *options.prompt_template;
-  if (auto found = sweeps::catalog_template(options.dataset, options.source)) return *found;
-  throw Error("--dataset " + options.dataset +
-              " is not a benchmark dataset, so it has no default prompt template; pass --template \"a photo of a {}.\"");
-}
-
 // Before hours of encoding: every image of the split file is there (unless --skip-bad), and the store
 // can take the dataset.
 void check_before_encoding(const ExtractionOptions& options, const Setup& setup, const std::string& backbone,
                            int64_t embed_dim) {
-  const std::string prompt_template = prompt_template_of(options);
+  const std::string prompt_template = sweeps::store_template(options.prompt_template, options.dataset, options.source);
   if (prompt_template.find("{}") == std::string::npos) {
     throw Error("--template '" + prompt_template + "' has no '{}' where the class name goes (e.g. \"a photo of a {}.\")");
   }
@@ -286,7 +288,7 @@ storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup&
   storage::DatasetFeatures dataset;
   dataset.name = options.dataset;
   dataset.classnames = sweeps::classnames_by_label(setup.split_file);
-  dataset.prompt_template = prompt_template_of(options);
+  dataset.prompt_template = sweeps::store_template(options.prompt_template, options.dataset, options.source);
   dataset.source = options.source;
   for (const auto& split : setup.splits) {
     const auto& items = setup.split_file.split(split);
@@ -373,10 +375,11 @@ int extract_in_process(const ExtractionOptions& options) {
   set_torch_threads(options.threads);
   const Setup setup = read_setup(options);
   const torch::Device device = parse_device(options.device);
-  worker::ImageEncoder encoder = open_encoder(options.checkpoint, setup.precision, device);
+  std::string weights_digest;
+  worker::ImageEncoder encoder = open_encoder(options.checkpoint, setup.precision, device, weights_digest);
   const std::string backbone = backbone_of(options, encoder);
   check_before_encoding(options, setup, backbone, encoder.embed_dim());
-  UnitCollector collector(options, setup, work_settings(options, setup, encoder), encoder.embed_dim());
+  UnitCollector collector(options, setup, work_settings(options, setup, encoder, weights_digest), encoder.embed_dim());
   const int decode_threads = options.decode_threads > 0 ? options.decode_threads : torch::get_num_threads();
   UnitEncoder units(encoder, device, image_source(options, setup, encoder), decode_threads);
   units.encode(setup.plan, collector.pending(), [&](UnitResult result) { collector.accept(result); });
@@ -402,9 +405,10 @@ void run_extraction_worker(const ExtractionOptions& options, const Setup& setup,
 }
 
 void run_extraction_coordinator(const ExtractionOptions& options, const Setup& setup, MpiSession& mpi,
-                                const worker::ImageEncoder& encoder, const std::string& backbone) {
+                                const worker::ImageEncoder& encoder, const std::string& weights_digest,
+                                const std::string& backbone) {
   MpiCoordinatorLink link(mpi);
-  UnitCollector collector(options, setup, work_settings(options, setup, encoder), encoder.embed_dim());
+  UnitCollector collector(options, setup, work_settings(options, setup, encoder, weights_digest), encoder.embed_dim());
   // Deterministic shares: unit i of the pending list goes to worker i mod W.
   std::vector<std::vector<int64_t>> shares(static_cast<size_t>(link.workers()));
   for (size_t i = 0; i < collector.pending().size(); ++i) shares[i % shares.size()].push_back(collector.pending()[i]);
@@ -433,7 +437,7 @@ int extract_with_mpi(const ExtractionOptions& options) {
   std::string error;
   std::unique_ptr<Setup> setup;
   std::unique_ptr<worker::ImageEncoder> encoder;
-  std::string backbone;
+  std::string backbone, weights_digest;
   torch::Device device = torch::kCPU;
   try {
     set_torch_threads(threads);
@@ -441,7 +445,7 @@ int extract_with_mpi(const ExtractionOptions& options) {
     // Rank 0 only reads the tower's shapes; each worker of a node takes the next GPU.
     device = parse_device(coordinator ? "cpu" : device_for_worker(options.device, mpi.local_worker_index()));
     encoder = std::make_unique<worker::ImageEncoder>(
-        open_encoder(options.checkpoint, coordinator ? "fp32" : setup->precision, device));
+        open_encoder(options.checkpoint, coordinator ? "fp32" : setup->precision, device, weights_digest));
     backbone = backbone_of(options, *encoder);
     if (coordinator) check_before_encoding(options, *setup, backbone, encoder->embed_dim());
   } catch (const std::exception& e) {
@@ -450,7 +454,7 @@ int extract_with_mpi(const ExtractionOptions& options) {
   if (!mpi.all_started(error)) return 2;
   try {
     if (coordinator) {
-      run_extraction_coordinator(options, *setup, mpi, *encoder, backbone);
+      run_extraction_coordinator(options, *setup, mpi, *encoder, weights_digest, backbone);
     } else {
       run_extraction_worker(options, *setup, *encoder, device, threads);
     }

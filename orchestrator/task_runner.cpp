@@ -27,6 +27,7 @@
 #include "sweeps/protocol.h"
 #include "text/tokenizer.h"
 #include "worker/clip/text_encoder.h"
+#include "worker/clip/weights_digest.h"
 #include "worker/evaluation.h"
 #include "worker/methods/registry.h"
 
@@ -176,12 +177,7 @@ TaskRunner::Impl::Impl(const RunnerOptions& options)
                 std::to_string(encoder->options().embed_dim) + "; use the checkpoint the features were extracted with");
   }
   ContentHasher hasher;
-  for (const auto& item : encoder->named_parameters(/*recurse=*/true)) {
-    const torch::Tensor values = item.value().detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    hasher.update_field(item.key());
-    hasher.update_field(format_shape(values.sizes().vec()));
-    hash_floats(hasher, values.data_ptr<float>(), static_cast<size_t>(values.numel()));
-  }
+  worker::hash_parameters(hasher, *encoder);
   const double logit_scale = encoder->logit_scale();
   hasher.update(&logit_scale, sizeof logit_scale);
   checkpoint_digest_ = to_hex16(hasher.digest());

@@ -54,6 +54,16 @@ std::optional<std::string> catalog_template(const std::string& dataset, const st
   return std::nullopt;
 }
 
+std::string store_template(const std::optional<std::string>& given, const std::string& dataset,
+                           const std::string& source) {
+  if (given) return *given;
+  if (auto found = catalog_template(dataset, source)) return *found;
+  std::vector<std::string> names;
+  for (const auto& info : benchmark_datasets()) names.push_back(info.name);
+  throw Error("--dataset " + dataset + " is not a benchmark dataset (" + join(names, ", ") +
+              "), so it has no default prompt template; pass --template \"a photo of a {}.\"");
+}
+
 int coop_epochs(const std::string& dataset, int shots) {
   const DatasetInfo& info = find_dataset(dataset);
   if (shots < 1) {

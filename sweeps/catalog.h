@@ -32,6 +32,11 @@ const DatasetInfo& find_dataset(const std::string& name);
 // The CoOp template of a benchmark dataset, or of a shifted ImageNet (its source's), or of `source`
 // when one is given; nullopt for a dataset the catalog does not know (the caller asks for --template).
 std::optional<std::string> catalog_template(const std::string& dataset, const std::string& source = "");
+// The template a dataset's features are stored with (`features import` and `features extract`): `given`
+// (their --template) when there is one, else catalog_template's; a pg::Error naming the benchmark's
+// datasets and --template when neither exists.
+std::string store_template(const std::optional<std::string>& given, const std::string& dataset,
+                           const std::string& source);
 
 // CoOp's epochs for a few-shot run: 50 for 1 shot, 100 for 2 and 4, 200 for 8 and 16 (and more);
 // ImageNet 50 always.

@@ -3,7 +3,8 @@
 // without truncating prompts after the last EOT; with --method cocoop, CoCoOp's training images/s and
 // test images/s, batched (B images x C classes per pass) against the reference's one image at a time,
 // in the same process; with --image-tower vit-b16|rn50, the image tower's forward images/s (feature
-// extraction); with --decode, image decoding and preprocessing (orchestrator/image_pipeline_bench.h).
+// extraction, orchestrator/image_tower_bench.h); with --decode, image decoding and preprocessing
+// (orchestrator/image_pipeline_bench.h).
 // The tower has random weights (the speed does not depend on their values), so no
 // checkpoint is needed.
 #include <CLI/CLI.hpp>
@@ -19,9 +20,10 @@
 #include "common/precision.h"
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/device.h"
+#include "orchestrator/bench_timing.h"
 #include "orchestrator/image_pipeline_bench.h"
+#include "orchestrator/image_tower_bench.h"
 #include "orchestrator/torch_threads.h"
-#include "worker/clip/image_encoder.h"
 #include "worker/clip/random_clip.h"
 #include "text/tokenizer.h"
 #include "worker/methods/cocoop/cocoop.h"
@@ -53,9 +55,6 @@ struct BenchOptions {
   bool decode = false;           // time image decoding and preprocessing instead
   int images = 400;              // decode: images timed
 };
-
-// Image batches are smaller than text ones: without --batch, the image-tower benchmark uses this.
-constexpr int64_t kImageBatch = 8;
 
 // Distinct class names of exactly `tokens` byte-level tokens: `tokens` letters, the class index in base 26.
 std::vector<std::string> class_names(int64_t classes, int64_t tokens) {
@@ -130,18 +129,6 @@ Timing time_steps(const BenchOptions& options, bool truncate) {
   return timing;
 }
 
-double median_ms(std::vector<double> times) {
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-template <typename Action>
-double time_ms(Action action) {
-  const auto start = std::chrono::steady_clock::now();
-  action();
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
 // CoCoOp: a training step of `batch` images, and classifying `test_images` images batched and one at a
 // time (the reference's loop), each timed as the median of `steps` runs.
 void bench_cocoop(const BenchOptions& options) {
@@ -213,67 +200,6 @@ double step_bytes(const BenchOptions& options) {
   const double tokens = sequences * static_cast<double>(1 + options.n_ctx + options.name_tokens + 2);
   const double activations = 4.0 * 24.0 * tokens * w * static_cast<double>(options.layers);
   return weights + activations;
-}
-
-void require_range(const char* name, int64_t value, int64_t low, int64_t high) {
-  if (value < low || value > high) {
-    throw Error("bench: " + std::string(name) + " " + std::to_string(value) + " is outside [" + std::to_string(low) +
-                ", " + std::to_string(high) + "]");
-  }
-}
-
-// The image tower's forward pass (feature extraction) on random images of its input resolution:
-// `warmup` untimed batches, then the median of `steps` timed ones.
-void bench_image_tower(const BenchOptions& options) {
-  const torch::Device device = parse_device(options.device);
-  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
-  worker::ImageEncoder encoder =
-      options.image_tower == "vit-b16"
-          ? worker::make_image_encoder(worker::random_clip_vit_tower(worker::VisionTransformerOptions(), 1),
-                                       "random ViT-B/16 tower")
-          : worker::make_image_encoder(worker::random_clip_resnet_tower(worker::ModifiedResNetOptions(), 1),
-                                       "random RN50 tower");
-  encoder.to_precision(device, dtype);
-  torch::NoGradGuard no_grad;
-  const int64_t resolution = encoder.input_resolution();
-  const torch::Tensor images = torch::randn({options.batch, 3, resolution, resolution}).to(device);
-  std::vector<double> times;
-  for (int i = 0; i < options.warmup + options.steps; ++i) {
-    // Reading a value back waits for the device.
-    const double ms = time_ms([&] { encoder.forward(images).sum().item<float>(); });
-    if (i >= options.warmup) times.push_back(ms);
-  }
-  const double ms = median_ms(times);
-  std::printf("image tower %s (random weights), %lldpx, batch %lld, %s on %s (%d threads), %d warm-up + %d timed "
-              "batches\n",
-              encoder.architecture().c_str(), static_cast<long long>(resolution), static_cast<long long>(options.batch),
-              options.precision.c_str(), options.device.c_str(), torch::get_num_threads(), options.warmup,
-              options.steps);
-  std::printf("%-12s %12s %12s\n", "", "ms/batch", "images/s");
-  std::printf("%-12s %12.2f %12.2f\n", "median", ms, 1000.0 * static_cast<double>(options.batch) / ms);
-}
-
-// The image-tower benchmark's own checks: its sizes, and about 16 MB of activations per image on top of
-// the weights (0.5 GB for ViT-B/16 and RN50 in float32).
-void check_image_bench_options(const BenchOptions& options) {
-  if (options.image_tower != "vit-b16" && options.image_tower != "rn50") {
-    throw Error("bench: --image-tower '" + options.image_tower + "': use vit-b16 or rn50");
-  }
-  require_range("--batch", options.batch, 1, 65536);
-  require_range("--steps", options.steps, 1, 1'000'000);
-  require_range("--warmup", options.warmup, 0, 1'000'000);
-  parse_precision(options.precision, "bench: --precision");
-  if (options.device == "cpu") {
-    const double memory = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-    const double needed = 0.5 * (1 << 30) + 16.0 * (1 << 20) * static_cast<double>(options.batch);
-    if (needed > 0.8 * memory) {
-      char text[160];
-      std::snprintf(text, sizeof text, "bench: a batch of %lld images needs about %.1f GiB, more than this machine's "
-                    "%.1f GiB; use a smaller --batch", static_cast<long long>(options.batch), needed / (1 << 30),
-                    memory / (1 << 30));
-      throw Error(text);
-    }
-  }
 }
 
 // Every size is checked before LibTorch sees it: an impossible one is a message, not an allocation
@@ -363,10 +289,15 @@ void add_bench_command(CLI::App& app) {
       return;
     }
     if (!options->image_tower.empty()) {
-      if (command->count("--batch") == 0) options->batch = kImageBatch;
-      check_image_bench_options(*options);
+      ImageTowerBenchOptions tower;
+      tower.tower = options->image_tower;
+      if (command->count("--batch") > 0) tower.batch = options->batch;  // image batches are smaller than text ones
+      tower.steps = options->steps;
+      tower.warmup = options->warmup;
+      tower.precision = options->precision;
+      tower.device = options->device;
       set_torch_threads(options->threads);
-      bench_image_tower(*options);
+      bench_image_tower(tower);
       return;
     }
     check_bench_options(*options);

@@ -40,14 +40,6 @@ struct ImportArguments {
 
 const std::vector<std::string> kSplits = {"train", "val", "test"};
 
-std::string default_template(const std::string& dataset, const std::string& source) {
-  if (auto found = sweeps::catalog_template(dataset, source)) return *found;
-  std::vector<std::string> names;
-  for (const auto& info : sweeps::benchmark_datasets()) names.push_back(info.name);
-  throw Error("--dataset " + dataset + " is not a benchmark dataset (" + join(names, ", ") +
-              "), so it has no default prompt template; pass --template \"a photo of a {}.\"");
-}
-
 // One split's features from its .npy: [N, D] with N the split file's entry count for that split.
 storage::SplitFeatures read_split_features(const ImportArguments& args, const sweeps::SplitFile& split_file,
                                            const std::string& split) {
@@ -101,8 +93,7 @@ void import_features(const ImportArguments& args) {
                   ": a test-only dataset has a test split alone; drop --" + split);
     }
   }
-  const std::string prompt_template =
-      args.prompt_template ? *args.prompt_template : default_template(args.dataset, args.source);
+  const std::string prompt_template = sweeps::store_template(args.prompt_template, args.dataset, args.source);
   const sweeps::SplitFile split_file = sweeps::read_split_file(args.split_path);
   storage::DatasetFeatures dataset;
   dataset.name = args.dataset;
