@@ -203,20 +203,30 @@ class UnitCollector {
     // again next time), and the extraction goes on: every bad image is reported at the end, not one
     // per run.
     folder_.save(unit, result);
-    for (const FailedImage& failure : result.failed) {
-      failures_[{result.unit, failure.row}] = unit.split + " row " + std::to_string(unit.first_row + failure.row) +
-                                              " of " + options_.split_path + ": " + failure.reason;
-    }
+    for (const FailedImage& failure : result.failed) failures_[{result.unit, failure.row}] = failure.reason;
     progress_->add(unit.rows);
+  }
+
+  // The rows of `split` (split-file rows) whose image failed in some unit, and why. Every failure passed
+  // through accept(): a unit with one is never taken as finished from an earlier run.
+  std::map<int64_t, std::string> failed_rows(const std::string& split) const {
+    std::map<int64_t, std::string> rows;
+    for (const auto& [where, reason] : failures_) {
+      const ExtractionUnit& unit = setup_.plan[static_cast<size_t>(where.first)];
+      if (unit.split == split) rows.emplace(unit.first_row + where.second, reason);
+    }
+    return rows;
   }
 
   // Without --skip-bad, the images that could not be read (the first few, and how many) as one error.
   void require_no_failures() const {
     if (failures_.empty() || options_.skip_bad) return;
     std::vector<std::string> listed;
-    for (const auto& [where, message] : failures_) {
+    for (const auto& [where, reason] : failures_) {
       if (listed.size() == 5) break;
-      listed.push_back(message);
+      const ExtractionUnit& unit = setup_.plan[static_cast<size_t>(where.first)];
+      listed.push_back(unit.split + " row " + std::to_string(unit.first_row + where.second) + " of " +
+                       options_.split_path + ": " + reason);
     }
     throw Error(std::to_string(failures_.size()) + " image(s) could not be read: " + join(listed, "; ") +
                 (failures_.size() > listed.size() ? "; ..." : "") +
@@ -230,7 +240,7 @@ class UnitCollector {
   ExtractionWorkFolder folder_;
   int64_t dim_;
   std::vector<int64_t> pending_;
-  std::map<std::pair<int64_t, int64_t>, std::string> failures_;  // (unit, row) -> message, in split order
+  std::map<std::pair<int64_t, int64_t>, std::string> failures_;  // (unit, row in unit) -> reason, in plan order
   std::unique_ptr<ExtractionProgress> progress_;
 };
 
@@ -281,10 +291,11 @@ void check_before_encoding(const ExtractionOptions& options, const Setup& setup,
 }
 
 // The finished units, put together in split-file order; an image that failed in any pass is left out
-// of every pass and listed as skipped. Units are read twice (their failures first, then their values
-// straight into place), so a split is held once in memory, not twice.
-storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup& setup,
-                                  const ExtractionWorkFolder& folder, int64_t dim) {
+// of every pass and listed as skipped. Each unit is read once, its values straight into place, so a
+// split is held once in memory.
+storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup& setup, const UnitCollector& collector,
+                                  int64_t dim) {
+  const ExtractionWorkFolder& folder = collector.folder();
   storage::DatasetFeatures dataset;
   dataset.name = options.dataset;
   dataset.classnames = sweeps::classnames_by_label(setup.split_file);
@@ -297,13 +308,7 @@ storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup&
     for (size_t i = 0; i < setup.plan.size(); ++i) {
       if (setup.plan[i].split == split) units.push_back(i);
     }
-    std::map<int64_t, std::string> failed;
-    for (const size_t i : units) {
-      const ExtractionUnit& unit = setup.plan[i];
-      for (const FailedImage& failure : folder.load(static_cast<int64_t>(i), unit, dim).failed) {
-        failed.emplace(unit.first_row + failure.row, failure.reason);
-      }
-    }
+    const std::map<int64_t, std::string> failed = collector.failed_rows(split);
     storage::SplitFeatures out;
     out.dim = dim;
     out.num_views = split == "train" ? options.views : 0;
@@ -339,9 +344,9 @@ storage::DatasetFeatures assemble(const ExtractionOptions& options, const Setup&
   return dataset;
 }
 
-void publish(const ExtractionOptions& options, const Setup& setup, const ExtractionWorkFolder& folder,
+void publish(const ExtractionOptions& options, const Setup& setup, const UnitCollector& collector,
              const std::string& backbone, int64_t dim) {
-  const storage::DatasetFeatures dataset = assemble(options, setup, folder, dim);
+  const storage::DatasetFeatures dataset = assemble(options, setup, collector, dim);
   const bool append = file_exists(options.out);
   storage::FeatureStoreWriter writer(options.out, backbone, dim,
                                      options.dtype == "float32" ? storage::FeatureDtype::float32
@@ -349,7 +354,7 @@ void publish(const ExtractionOptions& options, const Setup& setup, const Extract
                                      append ? storage::WriteMode::append : storage::WriteMode::create);
   writer.write_dataset(dataset);
   writer.close();
-  if (!options.keep_work) folder.remove();
+  if (!options.keep_work) collector.folder().remove();
   std::cout << options.out << ": " << (append ? "added " : "wrote ") << options.dataset << " ("
             << dataset.classnames.size() << " classes; " << backbone << ", D = " << dim << ", " << options.dtype
             << "; rows:";
@@ -384,7 +389,7 @@ int extract_in_process(const ExtractionOptions& options) {
   UnitEncoder units(encoder, device, image_source(options, setup, encoder), decode_threads);
   units.encode(setup.plan, collector.pending(), [&](UnitResult result) { collector.accept(result); });
   collector.require_no_failures();
-  publish(options, setup, collector.folder(), backbone, encoder.embed_dim());
+  publish(options, setup, collector, backbone, encoder.embed_dim());
   return 0;
 }
 
@@ -426,7 +431,7 @@ void run_extraction_coordinator(const ExtractionOptions& options, const Setup& s
   }
   for (int w = 0; w < link.workers(); ++w) link.send_stop(w);
   collector.require_no_failures();
-  publish(options, setup, collector.folder(), backbone, encoder.embed_dim());
+  publish(options, setup, collector, backbone, encoder.embed_dim());
 }
 
 int extract_with_mpi(const ExtractionOptions& options) {
