@@ -113,6 +113,10 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
   std::vector<bool> idle(static_cast<size_t>(link.workers()), false);
   std::map<int, size_t> running_on;  // worker -> task
   bool stopping = false;
+  // Stopping on a signal: every running trained task saves a checkpoint and stops at its next step.
+  auto interrupt_running = [&] {
+    for (const auto& entry : running_on) link.send_interrupt(entry.first);
+  };
   double flops_left = 0;  // of the tasks not yet journaled
   for (const auto& task : tasks) flops_left += task.flops;
   // Unknown (-1) until a task has finished: the cost model's FLOPs are only proportional to time.
@@ -131,7 +135,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
       // A trained task stops at its next step and saves a checkpoint; the others finish (they are short).
       log_warning("stopping: no new tasks; the " + std::to_string(running_on.size()) +
                   " running ones save a checkpoint and stop (Ctrl-C again to stop at once)");
-      for (const auto& [worker, index] : running_on) link.send_interrupt(worker);
+      interrupt_running();
     }
     // Hand out work to idle workers.
     for (int worker = 0; !stopping && worker < link.workers(); ++worker) {
@@ -187,7 +191,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
           summary.stop_signal = stop_signal() != 0 ? stop_signal() : SIGTERM;
           log_warning("stopping: a worker's task was stopped by a signal; no new tasks, the other running ones "
                       "save a checkpoint and stop");
-          for (const auto& [other, other_index] : running_on) link.send_interrupt(other);
+          interrupt_running();
         }
         progress.finished(worker, record, /*final=*/false, remaining_seconds());
         continue;

@@ -19,13 +19,6 @@ extern char** environ;
 namespace pg::slurm {
 namespace {
 
-std::string trimmed(const std::string& text) {
-  size_t begin = 0, end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-  return text.substr(begin, end - begin);
-}
-
 std::string command_line(const std::vector<std::string>& argv) { return join(argv, " "); }
 
 // "`sbatch ...` failed: <why>", with a hint when the program is missing.
@@ -34,7 +27,7 @@ std::string failure(const std::vector<std::string>& command, const ProgramResult
     return "`" + command[0] + "` cannot be run (" + result.err + "); install Slurm's client commands (Debian: slurm-client) "
            "or put them in PATH";
   }
-  const std::string said = trimmed(result.err.empty() ? result.out : result.err);
+  const std::string said = trim(result.err.empty() ? result.out : result.err);
   return "`" + command_line(command) + "` failed" + (result.exit_code < 0 ? " (killed by a signal)" : "") +
          (said.empty() ? "" : ": " + said);
 }
@@ -118,7 +111,7 @@ std::string submit_job(const std::vector<std::string>& command) {
   const ProgramResult result = run_program(command);
   if (result.exit_code != 0) throw Error(failure(command, result));
   // --parsable prints "ID" or "ID;cluster".
-  const std::string line = trimmed(result.out);
+  const std::string line = trim(result.out);
   const std::string id = line.substr(0, line.find(';'));
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
     throw Error("sbatch --parsable printed '" + line + "', not a job id", ErrorKind::internal);
@@ -146,7 +139,7 @@ JobState query_job(const std::string& job_id) {
     job.reachable = false;
     return job;
   }
-  const std::string line = trimmed(squeue.out);
+  const std::string line = trim(squeue.out);
   if (squeue.exit_code == 0 && !line.empty()) {
     const std::vector<std::string> fields = split(line.substr(0, line.find('\n')), '|');
     job.state = fields.size() > 0 ? fields[0] : "UNKNOWN";
@@ -163,14 +156,14 @@ JobState query_job(const std::string& job_id) {
     return job;
   }
   if (squeue.exit_code != 0 && squeue.err.find("Invalid job id") == std::string::npos) {
-    job.note = "squeue failed: " + trimmed(squeue.err) + " (is the Slurm controller reachable?)";
+    job.note = "squeue failed: " + trim(squeue.err) + " (is the Slurm controller reachable?)";
     job.reachable = false;
     return job;
   }
   // The controller forgot the job: accounting, where the cluster keeps it (-D: one line per requeue).
   const ProgramResult sacct =
       run_program({"sacct", "-n", "-P", "-X", "-D", "-j", job_id, "-o", "State,ExitCode,Elapsed"});
-  const std::string rows = trimmed(sacct.out);
+  const std::string rows = trim(sacct.out);
   if (sacct.exit_code == 0 && !rows.empty()) {
     const std::vector<std::string> lines = split(rows, '\n');
     const std::vector<std::string> fields = split(lines.back(), '|');
@@ -183,7 +176,7 @@ JobState query_job(const std::string& job_id) {
   job.note = sacct.exit_code == 0
                  ? "Slurm no longer knows the job and its accounting has no record of it"
                  : "Slurm no longer knows the job and keeps no accounting here (sacct: " +
-                       trimmed(sacct.err.empty() ? sacct.out : sacct.err) + ")";
+                       trim(sacct.err.empty() ? sacct.out : sacct.err) + ")";
   return job;
 }
 

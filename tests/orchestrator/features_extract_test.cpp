@@ -76,6 +76,13 @@ class FeaturesExtractTest : public ::testing::Test {
            " --out " + out + " --threads 1 --decode-threads 2 " + extra;
   }
 
+  // The store at `out` is byte-identical to one extracted in a single uninterrupted run with `extra`.
+  void expect_same_as_a_fresh_extraction(const std::string& out, const std::string& extra) const {
+    const std::string fresh = dir_ + "/fresh.h5";
+    ASSERT_EQ(run_promptgrid(extract_args(fresh, rn_, extra)).exit_code, 0);
+    EXPECT_EQ(testing::read_bytes(out), testing::read_bytes(fresh));
+  }
+
   std::string dir_, images_, split_, rn_, vit_;
 };
 
@@ -176,9 +183,7 @@ TEST_F(FeaturesExtractTest, BadImagesAreAllNamedWithTheirRowsThenTheRunResumes) 
   const auto resumed = run_promptgrid(extract_args(out, rn_, "--batch-size 2"));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   expect_contains(resumed.output, {"resuming; 12 of 18 images were encoded by an earlier run"});
-  const std::string fresh = dir_ + "/fresh.h5";
-  ASSERT_EQ(run_promptgrid(extract_args(fresh, rn_, "--batch-size 2")).exit_code, 0);
-  EXPECT_EQ(testing::read_bytes(out), testing::read_bytes(fresh));
+  expect_same_as_a_fresh_extraction(out, "--batch-size 2");
 }
 
 // Units left without their manifest, or with other settings, are never mixed into a store.
@@ -190,9 +195,7 @@ TEST_F(FeaturesExtractTest, UnitsOfOtherSettingsAreNotReused) {
   const auto reseeded = run_promptgrid(extract_args(out, rn_, "--views 1 --seed 5"));
   ASSERT_EQ(reseeded.exit_code, 0) << reseeded.output;
   expect_contains(reseeded.output, {"left with no manifest; starting over"});
-  const std::string fresh = dir_ + "/fresh.h5";
-  ASSERT_EQ(run_promptgrid(extract_args(fresh, rn_, "--views 1 --seed 5")).exit_code, 0);
-  EXPECT_EQ(testing::read_bytes(out), testing::read_bytes(fresh));
+  expect_same_as_a_fresh_extraction(out, "--views 1 --seed 5");
 }
 
 TEST_F(FeaturesExtractTest, KilledExtractionResumesToTheSameStore) {
@@ -206,9 +209,7 @@ TEST_F(FeaturesExtractTest, KilledExtractionResumesToTheSameStore) {
   ASSERT_FALSE(file_exists(out)) << "the store is published only when complete";
   const auto resumed = run_promptgrid(extract_args(out, rn_, "--batch-size 1 --views 4"));
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  const std::string fresh = dir_ + "/fresh.h5";
-  ASSERT_EQ(run_promptgrid(extract_args(fresh, rn_, "--batch-size 1 --views 4")).exit_code, 0);
-  EXPECT_EQ(testing::read_bytes(out), testing::read_bytes(fresh));
+  expect_same_as_a_fresh_extraction(out, "--batch-size 1 --views 4");
 }
 
 TEST_F(FeaturesExtractTest, SkipBadListsTheImagesLeftOut) {

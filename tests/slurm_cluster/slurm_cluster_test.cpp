@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/strings.h"
 #include "storage/journal.h"
 #include "support/test_data.h"
 
@@ -33,11 +34,6 @@ using testing::make_temp_dir;
 using testing::read_bytes;
 using testing::run_promptgrid;
 using testing::run_shell;
-
-std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
 
 class SlurmCluster : public ::testing::Test {
  protected:
