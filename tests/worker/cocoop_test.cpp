@@ -26,9 +26,10 @@ struct GoldenCoCoOp {
   TextEncoder encoder = tiny_encoder();
   std::unique_ptr<CoCoOpModel> model;
 
-  explicit GoldenCoCoOp(int64_t max_sequences = 4096) {
+  explicit GoldenCoCoOp(int64_t max_sequences = 4096, bool share_prefix = true) {
     CoOpOptions options;
     options.ctx_init = golden["ctx_init"].get<std::string>();
+    options.share_prefix = share_prefix;
     CoOpPromptLearner prompts(options, golden["classnames"].get<std::vector<std::string>>(), clip_tokenizer(), encoder, 0);
     EXPECT_EQ(prompts->options().n_ctx, golden["n_ctx"].get<int64_t>());
     prompts->set_context(expected.at("init.ctx"));
@@ -66,13 +67,16 @@ TEST(CoCoOpGolden, PromptsLogitsGradientsAndOneStepMatchReference) {
   }
 }
 
-TEST(CoCoOp, PassesOfAnySizeGiveTheSameLogitsAndGradients) {
+TEST(CoCoOp, PassesOfAnySizeWithOrWithoutASharedPrefixGiveTheSameLogitsAndGradients) {
   // One sequence budget below a single image's prompts (a pass per image), one per two images, and all
-  // at once: the same logits, loss and gradients.
+  // at once, each prompt whole or split at its shared [SOT, context] prefix: the same logits, loss and
+  // gradients.
   std::vector<std::vector<torch::Tensor>> gradients;
   std::vector<torch::Tensor> logits;
-  for (int64_t budget : {1, 10, 4096}) {
-    GoldenCoCoOp fixture(budget);
+  for (const auto& [budget, share] : std::vector<std::pair<int64_t, bool>>{{1, true}, {10, true}, {4096, true},
+                                                                            {1, false}, {4096, false}}) {
+    GoldenCoCoOp fixture(budget, share);
+    ASSERT_EQ(fixture.model->prompt_learner()->shares_prefix(), share);
     CoCoOpObjective objective(*fixture.model);
     {
       torch::NoGradGuard no_grad;

@@ -224,6 +224,65 @@ TEST(CoOpPromptLearner, TruncationGivesIdenticalFeatures) {
   }
 }
 
+TEST(CoOpPromptLearner, SharedPrefixOnlyWhereEveryPromptBeginsAlike) {
+  TextEncoder encoder = tiny_encoder();
+  CoOpOptions options;
+  EXPECT_TRUE(CoOpPromptLearner(options, golden_classnames(), clip_tokenizer(), encoder, 1)->shares_prefix());
+  options.share_prefix = false;
+  EXPECT_FALSE(CoOpPromptLearner(options, golden_classnames(), clip_tokenizer(), encoder, 1)->shares_prefix());
+  options = CoOpOptions();
+  options.class_specific = true;
+  EXPECT_FALSE(CoOpPromptLearner(options, golden_classnames(), clip_tokenizer(), encoder, 1)->shares_prefix());
+  for (const auto position : {ClassTokenPosition::middle, ClassTokenPosition::front}) {
+    options = CoOpOptions();
+    options.position = position;
+    CoOpPromptLearner learner(options, golden_classnames(), clip_tokenizer(), encoder, 1);
+    EXPECT_FALSE(learner->shares_prefix());
+    testing::expect_error([&] { learner->shared_prefixes(); }, {"share no prefix"});
+  }
+  // The prefix is SOT then the context; prefix + suffix is the whole prompt.
+  CoOpPromptLearner learner(CoOpOptions(), golden_classnames(), clip_tokenizer(), encoder, 1);
+  const torch::Tensor prompts = learner->forward();
+  const torch::Tensor prefix = learner->shared_prefixes();
+  ASSERT_EQ(prefix.sizes().vec(), (std::vector<int64_t>{1, 17, 64}));
+  for (int64_t c = 0; c < learner->num_classes(); ++c) {
+    EXPECT_TRUE(torch::equal(prompts[c].slice(0, 0, 17), prefix[0]));
+    EXPECT_TRUE(torch::equal(prompts[c].slice(0, 17), learner->suffixes()[c]));
+  }
+}
+
+TEST(CoOpTrainer, SharedPrefixTrainsLikeWholePrompts) {
+  // Three steps of the same run with prefix sharing on and off, for a random and a word-initialised
+  // context ("a photo of a" has 4 tokens; "a_good_photo" has 3): the same losses, gradients and context.
+  for (const std::string init : {"", "a photo of a", "a_good_photo"}) {
+    std::vector<std::vector<torch::Tensor>> runs;
+    for (const bool share : {true, false}) {
+      TextEncoder encoder = tiny_encoder();
+      CoOpOptions options;
+      options.n_ctx = 8;
+      options.ctx_init = init;
+      options.share_prefix = share;
+      CoOpPromptLearner learner(options, golden_classnames(), clip_tokenizer(), encoder, 3);
+      ASSERT_EQ(learner->shares_prefix(), share);
+      CoOpTrainStep step(learner, encoder, TrainOptions{});
+      std::vector<torch::Tensor> trace;
+      auto generator = at::detail::createCPUGenerator(4);
+      for (int i = 0; i < 3; ++i) {
+        const torch::Tensor images = torch::randn({8, 32}, generator, torch::kFloat32);
+        const torch::Tensor labels = torch::randint(learner->num_classes(), {8}, generator, torch::kInt64);
+        trace.push_back(step.step(images, labels));
+        trace.push_back(learner->context().grad().clone());
+      }
+      trace.push_back(learner->context().detach().clone());
+      trace.push_back(coop_text_features(learner, encoder));
+      runs.push_back(trace);
+    }
+    for (size_t i = 0; i < runs[0].size(); ++i) {
+      EXPECT_LE(relative_error(runs[0][i], runs[1][i]), kTolerance) << "init '" << init << "', item " << i;
+    }
+  }
+}
+
 TEST(CoOpPromptLearner, GradientReachesOnlyTheContext) {
   TextEncoder encoder = tiny_encoder();
   CoOpOptions options;

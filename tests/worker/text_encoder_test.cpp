@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -246,6 +247,83 @@ TEST(TextEncoder, ReusedEotIndexIsCheckedAgainAfterAnInPlaceChange) {
   EXPECT_NE(pg::testing::error_message([&] { encoder->forward(prompts, eot); })
                 .find("eot_index 77 is outside the prompts' 77 positions"),
             std::string::npos);
+}
+
+// G prefixes and n suffixes of random token embeddings, their G x n whole prompts, and EOTs that end
+// the prompts at different lengths (the last one short of the suffix's end).
+struct SplitPrompts {
+  static constexpr int64_t kGroups = 3, kPrefix = 6, kPrompts = 5, kSuffix = 9;
+  torch::Tensor prefixes, suffixes, eot, whole, whole_eot;
+  explicit SplitPrompts(TextEncoder& encoder) {
+    const torch::Tensor ids = torch::randint(1, 49000, {kGroups * kPrefix + kPrompts * kSuffix},
+                                             at::detail::createCPUGenerator(5), torch::kInt64);
+    const torch::Tensor embedded = encoder->embed(ids.unsqueeze(0))[0].detach();
+    prefixes = embedded.narrow(0, 0, kGroups * kPrefix).reshape({kGroups, kPrefix, -1}).clone().requires_grad_(true);
+    suffixes = embedded.narrow(0, kGroups * kPrefix, kPrompts * kSuffix).reshape({kPrompts, kSuffix, -1}).clone();
+    suffixes.requires_grad_(true);
+    eot = torch::tensor(std::vector<int64_t>{kPrefix + 2, kPrefix, kPrefix + 7, kPrefix + 4, kPrefix + 1});
+    const int64_t width = prefixes.size(2);
+    // Built from the leaves, so the whole prompts' gradients reach them too.
+    whole = torch::cat({prefixes.unsqueeze(1).expand({kGroups, kPrompts, kPrefix, width}),
+                        suffixes.unsqueeze(0).expand({kGroups, kPrompts, kSuffix, width})},
+                       2)
+                .reshape({kGroups * kPrompts, kPrefix + kSuffix, width});
+    whole_eot = eot.repeat({kGroups});
+  }
+};
+
+TEST(TextEncoder, SharedPrefixGivesTheFeaturesAndGradientsOfWholePrompts) {
+  const StateDict state_dict = load_state_dict(shared_data("golden/tiny_clip.safetensors"));
+  for (const bool truncate : {true, false}) {
+    TextEncoderOptions options = TextEncoderOptions::infer_from(state_dict);
+    options.truncate_after_eot = truncate;
+    TextEncoder encoder(options);
+    encoder->load(state_dict, "tiny");
+    SplitPrompts split(encoder);
+    const torch::Tensor weights = torch::randn({SplitPrompts::kGroups, SplitPrompts::kPrompts, options.embed_dim},
+                                               at::detail::createCPUGenerator(6), torch::kFloat32);
+
+    const torch::Tensor shared = encoder->forward_shared_prefix(split.prefixes, split.suffixes, split.eot);
+    ASSERT_EQ(shared.sizes().vec(), (std::vector<int64_t>{3, 5, options.embed_dim}));
+    (shared * weights).sum().backward();
+    const torch::Tensor prefix_grad = split.prefixes.grad().clone();
+    const torch::Tensor suffix_grad = split.suffixes.grad().clone();
+    split.prefixes.mutable_grad() = torch::Tensor();
+    split.suffixes.mutable_grad() = torch::Tensor();
+
+    // The same prompts whole: features agree, and so do the gradients once summed over the prompts
+    // that share each prefix (and over the groups that share each suffix).
+    const torch::Tensor whole = encoder->forward(split.whole, split.whole_eot).view_as(shared);
+    EXPECT_LE(relative_error(shared, whole), 1e-5) << "truncate " << truncate;
+    (whole * weights).sum().backward();
+    EXPECT_LE(relative_error(prefix_grad, split.prefixes.grad()), 1e-5) << "truncate " << truncate;
+    EXPECT_LE(relative_error(suffix_grad, split.suffixes.grad()), 1e-5) << "truncate " << truncate;
+  }
+}
+
+TEST(TextEncoder, SharedPrefixNeverSeesRowsAfterTheLastEot) {
+  TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));
+  SplitPrompts split(encoder);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor expected = encoder->forward_shared_prefix(split.prefixes, split.suffixes, split.eot);
+  const torch::Tensor poisoned = split.suffixes.clone();
+  poisoned.narrow(1, 8, 1).fill_(std::numeric_limits<float>::quiet_NaN());  // past the last EOT (prefix + 7)
+  EXPECT_TRUE(torch::equal(encoder->forward_shared_prefix(split.prefixes, poisoned, split.eot), expected));
+}
+
+TEST(TextEncoderErrors, SharedPrefixInputsAreChecked) {
+  TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));
+  SplitPrompts split(encoder);
+  torch::NoGradGuard no_grad;
+  const auto message = [&](const torch::Tensor& prefixes, const torch::Tensor& suffixes, const torch::Tensor& eot) {
+    return pg::testing::error_message([&] { encoder->forward_shared_prefix(prefixes, suffixes, eot); });
+  };
+  EXPECT_NE(message(split.prefixes, split.suffixes, split.eot - 1).find("eot_index 5 is outside the suffixes' positions 6..14"),
+            std::string::npos);
+  EXPECT_NE(message(split.prefixes, split.suffixes, split.eot + 2).find("eot_index 15 is outside"), std::string::npos);
+  EXPECT_NE(message(split.prefixes, split.suffixes, split.eot.narrow(0, 0, 4)).find("expected [5]"), std::string::npos);
+  EXPECT_NE(message(split.prefixes.narrow(2, 0, 32), split.suffixes, split.eot).find("do not fit"), std::string::npos);
+  EXPECT_NE(message(split.prefixes, torch::zeros({5, 72, 64}), split.eot).find("P + S <= 77"), std::string::npos);
 }
 
 TEST(TextEncoderErrors, BadInputsAreRefused) {

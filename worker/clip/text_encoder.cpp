@@ -162,6 +162,51 @@ torch::Tensor TextEncoderImpl::forward(const torch::Tensor& prompts, const torch
   return pooled.matmul(text_projection_);
 }
 
+torch::Tensor TextEncoderImpl::forward_shared_prefix(const torch::Tensor& prefixes, const torch::Tensor& suffixes,
+                                                     const torch::Tensor& eot_index) {
+  const int64_t width = options_.width;
+  const bool shapes_fit = prefixes.dim() == 3 && suffixes.dim() == 3 && prefixes.size(1) >= 1 &&
+                          suffixes.size(1) >= 1 && prefixes.size(2) == width && suffixes.size(2) == width &&
+                          prefixes.size(1) + suffixes.size(1) <= options_.context_length;
+  if (!shapes_fit) {
+    throw Error("text encoder: shared prefixes " + format_shape(shape_of(prefixes)) + " and suffixes " +
+                format_shape(shape_of(suffixes)) + " do not fit: expected [G, P, " + std::to_string(width) + "] and [n, S, " +
+                std::to_string(width) + "] with P, S >= 1 and P + S <= " + std::to_string(options_.context_length));
+  }
+  const int64_t groups = prefixes.size(0);
+  const int64_t n = suffixes.size(0);
+  const int64_t prefix_length = prefixes.size(1);
+  if (eot_index.dim() != 1 || eot_index.size(0) != n) {
+    throw Error("text encoder: eot_index has shape " + format_shape(shape_of(eot_index)) + ", expected [" +
+                std::to_string(n) + "] (one EOT position per suffix)");
+  }
+  const auto dtype = positional_embedding_.scalar_type();
+  if (groups == 0 || n == 0) return torch::zeros({groups, n, options_.embed_dim}, prefixes.options().dtype(dtype));
+  const torch::Tensor eot = eot_index.to(prefixes.device(), torch::kInt64);
+  const auto [first_eot, last_eot] = eot_bounds(eot);
+  if (first_eot < prefix_length || last_eot >= prefix_length + suffixes.size(1)) {
+    throw Error("text encoder: eot_index " + std::to_string(first_eot < prefix_length ? first_eot : last_eot) +
+                " is outside the suffixes' positions " + std::to_string(prefix_length) + ".." +
+                std::to_string(prefix_length + suffixes.size(1) - 1));
+  }
+  const int64_t length = options_.truncate_after_eot ? last_eot + 1 : prefix_length + suffixes.size(1);
+  const int64_t suffix_length = length - prefix_length;
+  SharedPrefixStates x;
+  x.prefix = prefixes.to(dtype) + positional_embedding_.narrow(0, 0, prefix_length);
+  x.suffix = (suffixes.narrow(1, 0, suffix_length).to(dtype) + positional_embedding_.narrow(0, prefix_length, suffix_length))
+                 .unsqueeze(0)
+                 .expand({groups, n, suffix_length, width});
+  const torch::Tensor& prefix_mask = causal_mask_for(prefix_length, x.prefix.options());
+  const torch::Tensor& suffix_mask = causal_mask_for(suffix_length, x.prefix.options());
+  const int64_t layers = static_cast<int64_t>(blocks_->size());
+  for (int64_t i = 0; i + 1 < layers; ++i) {
+    x = blocks_->ptr(i)->as<ResidualAttentionBlockImpl>()->forward(x, prefix_mask, suffix_mask);
+  }
+  const torch::Tensor eot_rows =
+      blocks_->ptr(layers - 1)->as<ResidualAttentionBlockImpl>()->forward_rows(x, suffix_mask, eot - prefix_length);
+  return layer_norm_fp32(eot_rows, ln_final_).matmul(text_projection_);  // [G, n, embed_dim]
+}
+
 torch::Tensor TextEncoderImpl::encode_ids(const torch::Tensor& ids) {
   const torch::Tensor embeddings = embed(ids);
   return forward(embeddings, ids.argmax(-1));

@@ -6,6 +6,8 @@
 // Prompt learners call forward() with their own token embeddings (context vectors spliced in), so the
 // module takes embeddings, not ids. Because the mask is causal, rows after the last EOT cannot change
 // the EOT feature: with truncate_after_eot the encoder drops them (same features, ~3x fewer tokens).
+// For the same reason, rows that begin many prompts alike (SOT and a shared context) have the same
+// hidden states in all of them: forward_shared_prefix computes them once (residual_attention_block.h).
 #pragma once
 
 #include <torch/torch.h>
@@ -43,6 +45,13 @@ class TextEncoderImpl : public torch::nn::Module {
   // prompts [n, L, width] (token embeddings, no positional), eot_index [n] int64 -> features
   // [n, embed_dim], not normalized. L <= context_length.
   torch::Tensor forward(const torch::Tensor& prompts, const torch::Tensor& eot_index);
+  // The features of the G x n prompts cat(prefixes[g], suffixes[c]) without repeating the shared rows:
+  // prefixes [G, P, width] and suffixes [n, S, width] (token embeddings, no positional), eot_index [n]
+  // int64, each prompt's EOT position counted from the prompt's start (P <= eot < P + S) -> features
+  // [G, n, embed_dim], not normalized. The same features forward() gives for the whole prompts (to
+  // rounding); the last block runs only the EOT rows.
+  torch::Tensor forward_shared_prefix(const torch::Tensor& prefixes, const torch::Tensor& suffixes,
+                                      const torch::Tensor& eot_index);
   // ids [n, L] zero-padded token ids -> features [n, embed_dim]; the EOT is the argmax of each row.
   torch::Tensor encode_ids(const torch::Tensor& ids);
 

@@ -69,13 +69,19 @@ torch::Tensor CoCoOpModel::prompts(const torch::Tensor& image_features) {
 torch::Tensor CoCoOpModel::logits(const torch::Tensor& image_features) {
   const int64_t batch = image_features.size(0);
   const int64_t n_cls = prompts_->num_classes();
-  const torch::Tensor batch_prompts = prompts(image_features);  // [B, C, L, W]
-  const torch::Tensor flat = batch_prompts.reshape({batch * n_cls, batch_prompts.size(2), batch_prompts.size(3)});
-  const torch::Tensor text = encoder_->forward(flat.to(dtype_), prompts_->eot_index().repeat({batch}))
-                                 .to(torch::kFloat32)
-                                 .view({batch, n_cls, -1});
+  torch::Tensor text;  // [B, C, E]
+  if (prompts_->shares_prefix()) {
+    // Each image's prompts share [SOT, its context]: B prefixes, the class suffixes shared by all.
+    const torch::Tensor contexts = prompts_->context().unsqueeze(0) + shift(image_features).unsqueeze(1);
+    text = encoder_->forward_shared_prefix(prompts_->shared_prefixes(contexts).to(dtype_),
+                                           prompts_->suffixes().to(dtype_), prompts_->eot_index());
+  } else {
+    const torch::Tensor batch_prompts = prompts(image_features);  // [B, C, L, W]
+    const torch::Tensor flat = batch_prompts.reshape({batch * n_cls, batch_prompts.size(2), batch_prompts.size(3)});
+    text = encoder_->forward(flat.to(dtype_), prompts_->eot_index().repeat({batch})).view({batch, n_cls, -1});
+  }
   const torch::Tensor image = normalized(image_features.to(torch::kFloat32));
-  const torch::Tensor cosine = torch::bmm(normalized(text), image.unsqueeze(2)).squeeze(2);  // [B, C]
+  const torch::Tensor cosine = torch::bmm(normalized(text.to(torch::kFloat32)), image.unsqueeze(2)).squeeze(2);  // [B, C]
   return encoder_->logit_scale() * cosine;
 }
 

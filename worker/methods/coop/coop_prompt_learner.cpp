@@ -186,6 +186,25 @@ torch::Tensor CoOpPromptLearnerImpl::forward_batch(const torch::Tensor& contexts
   return prompts.reshape({batch, n_cls * length, width}).index_select(1, row_index_).view({batch, n_cls, length, width});
 }
 
+bool CoOpPromptLearnerImpl::shares_prefix() const {
+  return options_.share_prefix && !options_.class_specific && options_.position == ClassTokenPosition::end;
+}
+
+torch::Tensor CoOpPromptLearnerImpl::shared_prefixes() { return shared_prefixes(ctx_.unsqueeze(0)); }
+
+torch::Tensor CoOpPromptLearnerImpl::shared_prefixes(const torch::Tensor& contexts) {
+  if (!shares_prefix() || contexts.dim() != 3 || contexts.size(1) != options_.n_ctx ||
+      contexts.size(2) != token_prefix_.size(2)) {
+    throw Error("CoOp shared prompt prefixes: got contexts " + format_shape(contexts.sizes().vec()) +
+                (shares_prefix() ? ", expected [B, " + std::to_string(options_.n_ctx) + ", " +
+                                       std::to_string(token_prefix_.size(2)) + "]"
+                                 : " for prompts that share no prefix (class-specific context, or the class token "
+                                   "not at the end)"));
+  }
+  const torch::Tensor sot = token_prefix_.slice(0, 0, 1).expand({contexts.size(0), 1, token_prefix_.size(2)});
+  return torch::cat({sot, contexts}, 1);
+}
+
 void CoOpPromptLearnerImpl::set_context(const torch::Tensor& ctx) {
   if (!ctx.defined() || ctx.sizes() != ctx_.sizes() || !ctx.is_floating_point()) {
     const std::string given =

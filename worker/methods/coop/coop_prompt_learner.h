@@ -43,6 +43,10 @@ struct CoOpOptions {
   // Keep only positions up to the last EOT (L = max(eot_index) + 1 instead of 77): under the causal
   // mask the features are identical and the encoder does ~3x less work.
   bool truncate_after_eot = true;
+  // With a generic context and the class token at the end, every prompt begins [SOT, ctx]: compute
+  // those rows once per step rather than once per class (TextEncoder::forward_shared_prefix; the same
+  // features, 2-4x less work). Does nothing where prompts differ from the start (CSC, middle, front).
+  bool share_prefix = true;
 };
 
 class CoOpPromptLearnerImpl : public torch::nn::Module {
@@ -60,6 +64,16 @@ class CoOpPromptLearnerImpl : public torch::nn::Module {
   // -> [B, n_cls, L, W], each context spliced in as forward() splices the learner's own. A
   // class-specific learner refuses (pg::Error).
   torch::Tensor forward_batch(const torch::Tensor& contexts);
+
+  // Whether the prompts all begin with the same rows [SOT, ctx] (generic context, class token at the
+  // end) and share_prefix is on: then text features come from shared_prefixes() and suffixes().
+  bool shares_prefix() const;
+  // [1, 1 + M, W]: SOT and the learner's context, the rows every prompt begins with; with `contexts`
+  // [B, M, W] (CoCoOp's per-image contexts), [B, 1 + M, W], one prefix per context.
+  torch::Tensor shared_prefixes();
+  torch::Tensor shared_prefixes(const torch::Tensor& contexts);
+  // [n_cls, L - 1 - M, W]: each prompt's rows after the prefix (class tokens, '.', EOT, padding).
+  const torch::Tensor& suffixes() const { return token_suffix_; }
 
   // [n_cls] int64: index of each prompt's EOT token, the row the encoder takes the feature from.
   const torch::Tensor& eot_index() const { return eot_index_; }

@@ -11,9 +11,21 @@ CoOpObjective::CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, tor
   encoder_->eval();
 }
 
+namespace {
+
+// Text features [n_cls, E] of the learner's prompts in `dtype` (the float32 master cast per call).
+torch::Tensor prompt_features(CoOpPromptLearner& learner, TextEncoder& encoder, torch::Dtype dtype) {
+  if (learner->shares_prefix()) {
+    return encoder->forward_shared_prefix(learner->shared_prefixes().to(dtype), learner->suffixes().to(dtype),
+                                          learner->eot_index())[0];
+  }
+  return encoder->forward(learner->forward().to(dtype), learner->eot_index());
+}
+
+}  // namespace
+
 torch::Tensor CoOpObjective::text_features() {
-  const torch::Tensor prompts = learner_->forward().to(dtype_);  // float32 master -> compute dtype
-  return encoder_->forward(prompts, learner_->eot_index()).to(torch::kFloat32);
+  return prompt_features(learner_, encoder_, dtype_).to(torch::kFloat32);
 }
 
 torch::Tensor CoOpObjective::logits(const torch::Tensor& image_features) {
@@ -35,8 +47,7 @@ TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const T
 
 torch::Tensor coop_text_features(CoOpPromptLearner& learner, TextEncoder& encoder) {
   torch::NoGradGuard no_grad;
-  const torch::Tensor prompts = learner->forward().to(module_dtype(*encoder));
-  return encoder->forward(prompts, learner->eot_index()).to(torch::kFloat32);
+  return prompt_features(learner, encoder, module_dtype(*encoder)).to(torch::kFloat32);
 }
 
 }  // namespace pg::worker
