@@ -16,6 +16,7 @@
 #include "worker/clip/random_clip.h"
 #include "worker/methods/cocoop/cocoop.h"
 #include "worker/methods/coop/coop_trainer.h"
+#include "worker/methods/coop/packed_coop_training.h"
 #include "worker/torch_dtype.h"
 
 namespace pg::orchestrator {
@@ -130,7 +131,7 @@ double step_bytes(const TextBenchOptions& options) {
   const double sequences = static_cast<double>(options.classes) *
                            (options.method == "cocoop" ? static_cast<double>(std::max(options.batch, std::min(
                                                               options.test_images, options.max_sequences / options.classes + 1)))
-                                                       : 1.0);
+                                                       : static_cast<double>(std::max<int64_t>(1, options.pack)));
   const double tokens = sequences * static_cast<double>(1 + options.n_ctx + options.name_tokens + 2);
   const double activations = 4.0 * 24.0 * tokens * w * static_cast<double>(options.layers);
   return weights + activations;
@@ -159,6 +160,7 @@ void check_text_bench_options(const TextBenchOptions& options) {
   if (options.method != "coop" && options.method != "cocoop") {
     throw Error("bench: --method '" + options.method + "': use coop or cocoop");
   }
+  require_range("--pack", options.pack, 0, 100'000);
   require_range("--test-images", options.test_images, 1, 1'000'000);
   require_range("--max-sequences", options.max_sequences, 1, 100'000'000);
   if (!(options.peak_tflops >= 0)) throw Error("bench: --peak-tflops must be a number >= 0 (0: not known)");
@@ -205,6 +207,57 @@ void bench_coop_step(const TextBenchOptions& options) {
 
 // CoCoOp: a training step of `batch` images, and classifying `test_images` images batched and one at a
 // time (the reference's loop), each timed as the median of `steps` runs.
+void bench_packed_coop(const TextBenchOptions& options) {
+  const torch::Device device = parse_device(options.device);
+  const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
+  const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
+  worker::TextEncoder encoder = random_encoder(options, tokenizer, /*truncate=*/true);
+  const std::vector<std::string> names = class_names(options.classes, options.name_tokens);
+  worker::CoOpOptions prompt;
+  prompt.n_ctx = options.n_ctx;
+  // R runs of `epochs` one-batch epochs each, seeds 1..R, data of the batch size.
+  const auto make_runs = [&](int epochs) {
+    std::vector<worker::PackedCoOpRun> runs;
+    for (int64_t r = 0; r < options.pack; ++r) {
+      worker::TrainOptions train;
+      train.device = device;
+      train.dtype = dtype;
+      train.epochs = epochs;
+      train.seed = static_cast<uint64_t>(r + 1);
+      worker::TrainingData data{torch::randn({options.batch, options.embed_dim}), torch::Tensor(),
+                                torch::randint(options.classes, {options.batch}, torch::kInt64)};
+      runs.push_back({worker::CoOpPromptLearner(prompt, names, tokenizer, encoder, train.seed), data, train});
+    }
+    return runs;
+  };
+  const auto separate = [&](int epochs) {
+    std::vector<worker::PackedCoOpRun> runs = make_runs(epochs);
+    for (auto& run : runs) worker::train_coop(run.learner, encoder, run.data, run.options);
+  };
+  const auto packed = [&](int epochs) {
+    std::vector<worker::PackedCoOpRun> runs = make_runs(epochs);
+    for (const auto& result : worker::train_coop_packed(runs, encoder)) {
+      if (!result.report) throw Error("bench: a packed run failed: " + result.error);
+    }
+  };
+  separate(std::max(1, options.warmup));
+  packed(std::max(1, options.warmup));
+  const double separate_ms = time_ms([&] { separate(options.steps); });
+  const double packed_ms = time_ms([&] { packed(options.steps); });
+  const double run_steps = static_cast<double>(options.pack * options.steps);
+  std::printf("CoOp, %lld runs of %lld classes, batch %lld, %d steps each; text tower width %lld, %lld layers, %s on %s "
+              "(%d threads)\n",
+              static_cast<long long>(options.pack), static_cast<long long>(options.classes),
+              static_cast<long long>(options.batch), options.steps, static_cast<long long>(options.width),
+              static_cast<long long>(options.layers), options.precision.c_str(), options.device.c_str(),
+              torch::get_num_threads());
+  std::printf("%-28s %12s %13s\n", "", "run-steps/s", "ms/run-step");
+  std::printf("%-28s %12.1f %13.2f\n", "one run at a time", 1000.0 * run_steps / separate_ms, separate_ms / run_steps);
+  std::printf("%-28s %12.1f %13.2f\n", "packed", 1000.0 * run_steps / packed_ms, packed_ms / run_steps);
+  std::printf("packing speed-up: %.2fx (whole trainings, setup included, both on the shared-prefix path)\n",
+              separate_ms / packed_ms);
+}
+
 void bench_cocoop(const TextBenchOptions& options) {
   std::printf("CoCoOp, text tower width %lld, %lld layers, %lld classes, n_ctx %lld, %lld name tokens, %s on %s "
               "(%d threads)\n",

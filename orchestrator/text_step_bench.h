@@ -4,7 +4,8 @@
 //   whole prompts, truncated       rows after the last EOT dropped (TextEncoder, truncate_after_eot)
 //   shared prefix                  [SOT, context] computed once per step (TextEncoder::forward_shared_prefix)
 // and, with --method cocoop, CoCoOp's training and test images/s, batched (B images x C classes per
-// pass) against the reference's one image at a time. The tower has random weights (the speed does not
+// pass) against the reference's one image at a time; with --pack R, R runs trained packed (one
+// encoder pass per step for all) against the same runs one at a time. The tower has random weights (the speed does not
 // depend on their values), so no checkpoint is needed.
 #pragma once
 
@@ -30,6 +31,7 @@ struct TextBenchOptions {
   std::string device = "cpu";
   std::string truncate = "both";  // on: the truncated and shared-prefix rows; off: the 77-token row
   double peak_tflops = 0;         // the device's dense peak for --precision, to report utilisation (0: not known)
+  int64_t pack = 0;               // > 0: time this many CoOp runs packed against the same run one by one
   std::string method = "coop";    // coop | cocoop
   int64_t test_images = 64;       // cocoop: images classified per timed evaluation
   int64_t max_sequences = 4096;   // cocoop: prompt sequences per text-encoder pass
@@ -40,6 +42,9 @@ struct TextBenchOptions {
 void check_text_bench_options(const TextBenchOptions& options);
 // Prints the CoOp step table (--method coop).
 void bench_coop_step(const TextBenchOptions& options);
+// Prints run-steps per second of `pack` CoOp runs trained packed (train_coop_packed) against the same
+// runs trained one after another (train_coop): each run `steps` epochs of one batch.
+void bench_packed_coop(const TextBenchOptions& options);
 // Prints CoCoOp's training and test images/s (--method cocoop).
 void bench_cocoop(const TextBenchOptions& options);
 

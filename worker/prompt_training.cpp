@@ -198,114 +198,135 @@ int64_t batches_per_epoch(int64_t num_items, int64_t batch_size) {
   return num_items >= batch_size ? num_items / batch_size : 1;
 }
 
-TrainReport train_prompt(TrainingObjective& objective, const TrainingData& data, const TrainOptions& options) {
-  check_options(options);
-  check_data(data, objective.num_classes(), objective.embed_dim());
-
+TrainingRun::TrainingRun(TrainingObjective& objective, const TrainingData& data, const TrainOptions& options)
+    : options_(options),
+      parameters_((check_options(options), check_data(data, objective.num_classes(), objective.embed_dim()),
+                   objective.parameters())),
+      sgd_(objective, options),
+      rng_(options.seed),
+      start_(std::chrono::steady_clock::now()) {
   const torch::Device device = options.device;
-  const int64_t n = data.features.size(0);
-  const int64_t num_views = data.views.defined() ? data.views.size(0) : 0;
+  items_ = data.features.size(0);
+  views_ = data.views.defined() ? data.views.size(0) : 0;
   // Rows to draw from: the features, or the views flattened to [V * N, E] (row v * N + i).
-  const torch::Tensor source = num_views > 0 ? data.views.to(device, torch::kFloat32).reshape({num_views * n, -1})
-                                             : data.features.to(device, torch::kFloat32);
-  const torch::Tensor labels = data.labels.to(device, torch::kInt64);
-  SgdStep train_step(objective, options);
-  std::vector<torch::Tensor> parameters = objective.parameters();
-  const auto start = std::chrono::steady_clock::now();
+  source_ = views_ > 0 ? data.views.to(device, torch::kFloat32).reshape({views_ * items_, -1})
+                       : data.features.to(device, torch::kFloat32);
+  labels_ = data.labels.to(device, torch::kInt64);
+  batches_ = batches_per_epoch(items_, options.batch_size);
+  batch_size_ = std::min<int64_t>(options.batch_size, items_);
+  if (options.resume == nullptr) return;
 
-  const LrScheduleOptions schedule{options.lr, options.epochs, options.warmup_lr, options.warmup_epochs};
-  const int64_t batches = batches_per_epoch(n, options.batch_size);
-  const int64_t batch = std::min<int64_t>(options.batch_size, n);
-  std::mt19937_64 rng(options.seed);
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  std::vector<int64_t> source_row(static_cast<size_t>(n));
-  TrainReport report;
-  int first_epoch = 0;
-  if (options.resume != nullptr) {
-    const TrainState& saved = *options.resume;
-    if (saved.next_epoch < 0 || saved.next_epoch > options.epochs) {
-      throw Error("a checkpoint at epoch " + std::to_string(saved.next_epoch) + " does not fit a run of " +
-                  std::to_string(options.epochs) + " epochs");
-    }
-    if (saved.parameters.size() != parameters.size()) {
-      throw Error("a checkpoint of " + std::to_string(saved.parameters.size()) + " trained tensors does not fit a "
-                  "method that trains " + std::to_string(parameters.size()) + "; remove the checkpoint to start over");
-    }
-    {
-      torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < parameters.size(); ++i) {
-        if (saved.parameters[i].sizes() != parameters[i].sizes()) {
-          throw Error("a checkpoint's trained tensor " + std::to_string(i) + " has shape " +
-                      format_shape(saved.parameters[i].sizes().vec()) + ", the method's " +
-                      format_shape(parameters[i].sizes().vec()) + "; remove the checkpoint to start over");
-        }
-        parameters[i].copy_(saved.parameters[i]);
-      }
-    }
-    train_step.set_momentum_buffers(saved.momentum);
-    std::istringstream rng_text(saved.rng_state);
-    rng_text >> rng;
-    if (!rng_text) throw Error("a checkpoint's random-number state is damaged; remove the checkpoint to start over");
-    report = saved.report;
-    first_epoch = saved.next_epoch;
+  const TrainState& saved = *options.resume;
+  if (saved.next_epoch < 0 || saved.next_epoch > options.epochs) {
+    throw Error("a checkpoint at epoch " + std::to_string(saved.next_epoch) + " does not fit a run of " +
+                std::to_string(options.epochs) + " epochs");
   }
-
-  for (int epoch = first_epoch; epoch < options.epochs; ++epoch) {
-    const double lr = coop_learning_rate(epoch, schedule);
-    train_step.set_lr(lr);
-    for (int64_t i = 0; i < n; ++i) {
-      const auto view = num_views > 0 ? static_cast<int64_t>(uniform_below(rng, num_views)) : 0;
-      source_row[static_cast<size_t>(i)] = view * n + i;
-    }
-    std::iota(order.begin(), order.end(), int64_t{0});
-    shuffle(order, rng);
-    std::vector<int64_t> epoch_rows(order.size());
-    for (size_t j = 0; j < order.size(); ++j) epoch_rows[j] = source_row[static_cast<size_t>(order[j])];
-
-    // One gather per epoch, then contiguous slices per batch.
-    const torch::Tensor epoch_features = source.index_select(0, torch::tensor(epoch_rows).to(device));
-    const torch::Tensor epoch_labels = labels.index_select(0, torch::tensor(order).to(device));
-    const torch::Tensor losses = torch::empty({batches}, torch::TensorOptions().device(device));
-    for (int64_t b = 0; b < batches; ++b) {
-      if (options.stop_requested && options.stop_requested()) throw TrainingInterrupted(epoch);
-      losses[b].copy_(train_step.step(epoch_features.slice(0, b * batch, (b + 1) * batch),
-                                      epoch_labels.slice(0, b * batch, (b + 1) * batch)));
-    }
-
-    // The losses are read from the device once per epoch, not per step.
-    const torch::Tensor host_losses = losses.to(torch::kCPU, torch::kFloat64);
-    const double* values = host_losses.data_ptr<double>();
-    double sum = 0;
-    for (int64_t b = 0; b < batches; ++b) {
-      if (!std::isfinite(values[b])) {
-        throw Error(std::string("loss became ") + (std::isnan(values[b]) ? "NaN" : "infinite") + " at epoch " +
-                    std::to_string(epoch + 1) + "/" + std::to_string(options.epochs) + ", step " +
-                    std::to_string(b + 1) + "/" + std::to_string(batches) + " (lr " + format_number(lr) +
-                    "); lower the learning rate (lr, warmup_lr) or train in float32");
+  if (saved.parameters.size() != parameters_.size()) {
+    throw Error("a checkpoint of " + std::to_string(saved.parameters.size()) + " trained tensors does not fit a "
+                "method that trains " + std::to_string(parameters_.size()) + "; remove the checkpoint to start over");
+  }
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < parameters_.size(); ++i) {
+      if (saved.parameters[i].sizes() != parameters_[i].sizes()) {
+        throw Error("a checkpoint's trained tensor " + std::to_string(i) + " has shape " +
+                    format_shape(saved.parameters[i].sizes().vec()) + ", the method's " +
+                    format_shape(parameters_[i].sizes().vec()) + "; remove the checkpoint to start over");
       }
-      sum += values[b];
-    }
-    report.epoch_loss.push_back(sum / static_cast<double>(batches));
-    report.epoch_lr.push_back(lr);
-    report.steps += batches;
-    if (options.on_epoch_end && epoch + 1 < options.epochs) {
-      TrainState state;
-      state.next_epoch = epoch + 1;
-      for (const auto& parameter : parameters) {
-        state.parameters.push_back(parameter.detach().to(torch::kCPU, torch::kFloat32).clone());
-      }
-      for (const auto& buffer : train_step.momentum_buffers()) {
-        state.momentum.push_back(buffer.defined() ? buffer.detach().to(torch::kCPU, torch::kFloat32).clone() : buffer);
-      }
-      std::ostringstream rng_text;
-      rng_text << rng;
-      state.rng_state = rng_text.str();
-      state.report = report;
-      options.on_epoch_end(state);
+      parameters_[i].copy_(saved.parameters[i]);
     }
   }
-  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  sgd_.set_momentum_buffers(saved.momentum);
+  std::istringstream rng_text(saved.rng_state);
+  rng_text >> rng_;
+  if (!rng_text) throw Error("a checkpoint's random-number state is damaged; remove the checkpoint to start over");
+  report_ = saved.report;
+  epoch_ = saved.next_epoch;
+}
+
+void TrainingRun::start_epoch() {
+  const LrScheduleOptions schedule{options_.lr, options_.epochs, options_.warmup_lr, options_.warmup_epochs};
+  lr_ = coop_learning_rate(epoch_, schedule);
+  sgd_.set_lr(lr_);
+  std::vector<int64_t> source_row(static_cast<size_t>(items_));
+  for (int64_t i = 0; i < items_; ++i) {
+    const auto view = views_ > 0 ? static_cast<int64_t>(uniform_below(rng_, views_)) : 0;
+    source_row[static_cast<size_t>(i)] = view * items_ + i;
+  }
+  std::vector<int64_t> order(static_cast<size_t>(items_));
+  std::iota(order.begin(), order.end(), int64_t{0});
+  shuffle(order, rng_);
+  std::vector<int64_t> epoch_rows(order.size());
+  for (size_t j = 0; j < order.size(); ++j) epoch_rows[j] = source_row[static_cast<size_t>(order[j])];
+  // One gather per epoch, then contiguous slices per batch.
+  const torch::Device device = options_.device;
+  epoch_features_ = source_.index_select(0, torch::tensor(epoch_rows).to(device));
+  epoch_labels_ = labels_.index_select(0, torch::tensor(order).to(device));
+  epoch_losses_ = torch::empty({batches_}, torch::TensorOptions().device(device));
+}
+
+TrainingRun::Batch TrainingRun::next_batch() {
+  if (finished()) throw Error("training run: no batch after the last epoch");
+  if (next_batch_ == 0) start_epoch();
+  const int64_t begin = next_batch_ * batch_size_;
+  return {epoch_features_.slice(0, begin, begin + batch_size_), epoch_labels_.slice(0, begin, begin + batch_size_)};
+}
+
+void TrainingRun::finish_step(const torch::Tensor& loss) {
+  epoch_losses_[next_batch_].copy_(loss);
+  if (++next_batch_ == batches_) end_epoch();
+}
+
+void TrainingRun::end_epoch() {
+  // The losses are read from the device once per epoch, not per step.
+  const torch::Tensor host_losses = epoch_losses_.to(torch::kCPU, torch::kFloat64);
+  const double* values = host_losses.data_ptr<double>();
+  double sum = 0;
+  for (int64_t b = 0; b < batches_; ++b) {
+    if (!std::isfinite(values[b])) {
+      throw Error(std::string("loss became ") + (std::isnan(values[b]) ? "NaN" : "infinite") + " at epoch " +
+                  std::to_string(epoch_ + 1) + "/" + std::to_string(options_.epochs) + ", step " +
+                  std::to_string(b + 1) + "/" + std::to_string(batches_) + " (lr " + format_number(lr_) +
+                  "); lower the learning rate (lr, warmup_lr) or train in float32");
+    }
+    sum += values[b];
+  }
+  report_.epoch_loss.push_back(sum / static_cast<double>(batches_));
+  report_.epoch_lr.push_back(lr_);
+  report_.steps += batches_;
+  next_batch_ = 0;
+  ++epoch_;
+  if (options_.on_epoch_end && epoch_ < options_.epochs) {
+    TrainState state;
+    state.next_epoch = epoch_;
+    for (const auto& parameter : parameters_) {
+      state.parameters.push_back(parameter.detach().to(torch::kCPU, torch::kFloat32).clone());
+    }
+    for (const auto& buffer : sgd_.momentum_buffers()) {
+      state.momentum.push_back(buffer.defined() ? buffer.detach().to(torch::kCPU, torch::kFloat32).clone() : buffer);
+    }
+    std::ostringstream rng_text;
+    rng_text << rng_;
+    state.rng_state = rng_text.str();
+    state.report = report_;
+    options_.on_epoch_end(state);
+  }
+}
+
+TrainReport TrainingRun::report() const {
+  TrainReport report = report_;
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   return report;
+}
+
+TrainReport train_prompt(TrainingObjective& objective, const TrainingData& data, const TrainOptions& options) {
+  TrainingRun run(objective, data, options);
+  while (!run.finished()) {
+    if (options.stop_requested && options.stop_requested()) throw TrainingInterrupted(run.epoch());
+    const TrainingRun::Batch batch = run.next_batch();
+    run.finish_step(run.sgd().step(batch.features, batch.labels));
+  }
+  return run.report();
 }
 
 }  // namespace pg::worker

@@ -12,8 +12,10 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -110,6 +112,10 @@ class SgdStep {
   // zero_grad, loss, backward, SGD step. Returns the loss (0-dim float32, detached, on the device;
   // not synchronised). Afterwards each parameter's grad() holds this step's gradient.
   torch::Tensor step(const torch::Tensor& image_features, const torch::Tensor& labels);
+  // The two halves of step() around a backward pass the caller runs itself (packed training: one
+  // backward for many runs): clears the gradients, then applies SGD to them.
+  void zero_grad() { optimizer_.zero_grad(); }
+  void apply() { optimizer_.step(); }
   void set_lr(double lr);
   // SGD's momentum buffer of each parameter (undefined before its first update).
   std::vector<torch::Tensor> momentum_buffers() const;
@@ -125,6 +131,58 @@ class SgdStep {
 // Number of batches per epoch: N / batch_size rounded down when N >= batch_size (the last partial
 // batch is dropped), else 1 (one batch of all N).
 int64_t batches_per_epoch(int64_t num_items, int64_t batch_size);
+
+// One run of the training loop, a step at a time: its data, batch order, learning-rate schedule,
+// optimizer state, checkpoints and report. train_prompt drives one; packed training drives several in
+// lockstep, each exactly as train_prompt would (packed_coop_training.h).
+class TrainingRun {
+ public:
+  // Checks the options and the data against the objective, and restores options.resume if given
+  // (pg::Error for anything that does not fit).
+  TrainingRun(TrainingObjective& objective, const TrainingData& data, const TrainOptions& options);
+
+  bool finished() const { return epoch_ >= options_.epochs; }
+  // The epoch the next batch belongs to (0-based).
+  int epoch() const { return epoch_; }
+  struct Batch {
+    torch::Tensor features;  // [B, E] float32 on the device
+    torch::Tensor labels;    // [B] int64 on the device
+  };
+  // The next batch, starting an epoch (learning rate, view draws, shuffle) when one is due. Not after
+  // finished().
+  Batch next_batch();
+  // The run's optimizer, at the learning rate of the batch next_batch() gave.
+  SgdStep& sgd() { return sgd_; }
+  // After the step of that batch: records its loss (0-dim, detached). At an epoch's end the losses are
+  // read (a non-finite one is a pg::Error naming the epoch and step), the report extended, and
+  // on_epoch_end called.
+  void finish_step(const torch::Tensor& loss);
+  // The report so far, its seconds the wall time since the run was constructed.
+  TrainReport report() const;
+
+ private:
+  void start_epoch();
+  void end_epoch();
+
+  TrainOptions options_;
+  std::vector<torch::Tensor> parameters_;
+  SgdStep sgd_;
+  torch::Tensor source_;  // the rows batches are drawn from: features [N, E], or views [V * N, E]
+  torch::Tensor labels_;  // [N]
+  int64_t items_ = 0;
+  int64_t views_ = 0;
+  int64_t batches_ = 0;     // per epoch
+  int64_t batch_size_ = 0;  // min(batch_size, N)
+  std::mt19937_64 rng_;
+  int epoch_ = 0;
+  int64_t next_batch_ = 0;  // within the epoch; 0: the epoch has not started
+  double lr_ = 0;
+  torch::Tensor epoch_features_;
+  torch::Tensor epoch_labels_;
+  torch::Tensor epoch_losses_;
+  TrainReport report_;
+  std::chrono::steady_clock::time_point start_;
+};
 
 // Trains the objective in place. Errors (pg::Error): bad options, features/labels/views whose shapes
 // or values do not fit the objective, non-finite features, a loss that becomes NaN or infinite.

@@ -55,6 +55,10 @@ void add_bench_command(CLI::App& app) {
                       "The device's dense peak TFLOP/s at --precision, to print the fraction reached (H100/H200 SXM "
                       "bf16: 989)")
       ->default_val(0);
+  command->add_option("--pack", options->pack,
+                      "R > 0: run-steps/s of R CoOp runs trained packed (one text-encoder pass per step for all) "
+                      "against the same runs one at a time, --steps one-batch epochs each")
+      ->default_val(0);
   command->add_option("--method", options->method,
                       "coop: one training step, truncation on/off; cocoop: training and test images/s, batched vs "
                       "one image at a time")
@@ -90,7 +94,9 @@ void add_bench_command(CLI::App& app) {
     }
     check_text_bench_options(*options);
     set_torch_threads(options->threads);
-    if (options->method == "cocoop") {
+    if (options->pack > 0) {
+      bench_packed_coop(*options);
+    } else if (options->method == "cocoop") {
       bench_cocoop(*options);
     } else {
       bench_coop_step(*options);
