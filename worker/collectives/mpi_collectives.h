@@ -1,0 +1,38 @@
+// The MPI backend of Collectives (collectives.h), for CPU tensors: float32, float64 and int64, any
+// shape (sent contiguous). MPI errors are returned, not fatal, and become a pg::Error naming the
+// operation.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+
+#include "worker/collectives/collectives.h"
+
+namespace pg::worker {
+
+class MpiCollectives : public Collectives {
+ public:
+  // The group is the ranks of `communicator` (duplicated: the group's messages never mix with others').
+  explicit MpiCollectives(MPI_Comm communicator);
+  ~MpiCollectives() override;
+  MpiCollectives(const MpiCollectives&) = delete;
+  MpiCollectives& operator=(const MpiCollectives&) = delete;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  void all_reduce_sum(torch::Tensor& tensor) override;
+  torch::Tensor all_gather(const torch::Tensor& part) override;
+  void broadcast(torch::Tensor& tensor, int root) override;
+
+ private:
+  MPI_Comm communicator_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+// Splits `parent` into groups: ranks passing the same `group` form one communicator, ordered by their
+// rank in `parent`. Collective over `parent`. The caller frees it (MPI_Comm_free) or hands it to a backend.
+MPI_Comm split_group(MPI_Comm parent, int group);
+
+}  // namespace pg::worker
