@@ -20,10 +20,9 @@
 #include "worker/torch_dtype.h"
 
 namespace pg::orchestrator {
-namespace {
 
-// Distinct class names of exactly `tokens` byte-level tokens: `tokens` letters, the class index in base 26.
-std::vector<std::string> class_names(int64_t classes, int64_t tokens) {
+// `tokens` letters: the class index in base 26.
+std::vector<std::string> bench_class_names(int64_t classes, int64_t tokens) {
   std::vector<std::string> names;
   for (int64_t c = 0; c < classes; ++c) {
     std::string name(tokens, 'a');
@@ -33,6 +32,21 @@ std::vector<std::string> class_names(int64_t classes, int64_t tokens) {
   }
   return names;
 }
+
+worker::TextEncoder random_text_tower(const TextBenchOptions& options, const text::Tokenizer& tokenizer, bool truncate) {
+  worker::TextEncoderOptions encoder_options;
+  encoder_options.vocab_size = tokenizer.vocab_size();
+  encoder_options.width = options.width;
+  encoder_options.layers = options.layers;
+  encoder_options.heads = options.heads > 0 ? options.heads : std::max<int64_t>(1, options.width / 64);
+  encoder_options.embed_dim = options.embed_dim;
+  encoder_options.truncate_after_eot = truncate;
+  worker::TextEncoder encoder(encoder_options);
+  encoder->load(worker::random_clip_text_tower(encoder_options, 1), "random text tower");
+  return encoder;
+}
+
+namespace {
 
 // How the step runs the text encoder.
 struct StepPath {
@@ -65,20 +79,6 @@ double step_flops(const TextBenchOptions& options, const StepPath& path, int64_t
   return 2.0 * ((layers - 1.0) * full_layer + last_layer + projection);
 }
 
-// A text tower of the benchmark's size with random weights, for the byte-level tokenizer.
-worker::TextEncoder random_encoder(const TextBenchOptions& options, const text::Tokenizer& tokenizer, bool truncate) {
-  worker::TextEncoderOptions encoder_options;
-  encoder_options.vocab_size = tokenizer.vocab_size();
-  encoder_options.width = options.width;
-  encoder_options.layers = options.layers;
-  encoder_options.heads = options.heads > 0 ? options.heads : std::max<int64_t>(1, options.width / 64);
-  encoder_options.embed_dim = options.embed_dim;
-  encoder_options.truncate_after_eot = truncate;
-  worker::TextEncoder encoder(encoder_options);
-  encoder->load(worker::random_clip_text_tower(encoder_options, 1), "random text tower");
-  return encoder;
-}
-
 struct Timing {
   int64_t tokens = 0;
   double ms_per_step = 0;
@@ -89,13 +89,13 @@ Timing time_steps(const TextBenchOptions& options, const StepPath& path) {
   const torch::Device device = parse_device(options.device);
   const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
   const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
-  worker::TextEncoder encoder = random_encoder(options, tokenizer, path.truncate);
+  worker::TextEncoder encoder = random_text_tower(options, tokenizer, path.truncate);
 
   worker::CoOpOptions coop;
   coop.n_ctx = options.n_ctx;
   coop.truncate_after_eot = path.truncate;
   coop.share_prefix = path.share_prefix;
-  worker::CoOpPromptLearner learner(coop, class_names(options.classes, options.name_tokens), tokenizer, encoder, 1);
+  worker::CoOpPromptLearner learner(coop, bench_class_names(options.classes, options.name_tokens), tokenizer, encoder, 1);
   worker::TrainOptions train;
   train.device = device;
   train.dtype = dtype;
@@ -211,8 +211,8 @@ void bench_packed_coop(const TextBenchOptions& options) {
   const torch::Device device = parse_device(options.device);
   const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
   const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
-  worker::TextEncoder encoder = random_encoder(options, tokenizer, /*truncate=*/true);
-  const std::vector<std::string> names = class_names(options.classes, options.name_tokens);
+  worker::TextEncoder encoder = random_text_tower(options, tokenizer, /*truncate=*/true);
+  const std::vector<std::string> names = bench_class_names(options.classes, options.name_tokens);
   worker::CoOpOptions prompt;
   prompt.n_ctx = options.n_ctx;
   // R runs of `epochs` one-batch epochs each, seeds 1..R, data of the batch size.
@@ -268,10 +268,10 @@ void bench_cocoop(const TextBenchOptions& options) {
   const torch::Device device = parse_device(options.device);
   const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
   const text::Tokenizer tokenizer = text::Tokenizer::byte_level();
-  worker::TextEncoder encoder = random_encoder(options, tokenizer, /*truncate=*/true);
+  worker::TextEncoder encoder = random_text_tower(options, tokenizer, /*truncate=*/true);
   worker::CoOpOptions prompt_options;
   prompt_options.n_ctx = options.n_ctx;
-  worker::CoOpPromptLearner prompts(prompt_options, class_names(options.classes, options.name_tokens), tokenizer,
+  worker::CoOpPromptLearner prompts(prompt_options, bench_class_names(options.classes, options.name_tokens), tokenizer,
                                     encoder, 1);
   worker::MetaNet meta_net(options.embed_dim, options.width, 1);
   worker::CoCoOpModel model(prompts, meta_net, encoder, device, dtype, options.max_sequences);

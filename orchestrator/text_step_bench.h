@@ -11,8 +11,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/coop_defaults.h"
+#include "text/tokenizer.h"
+#include "worker/clip/text_encoder.h"
 
 namespace pg::orchestrator {
 
@@ -36,6 +39,11 @@ struct TextBenchOptions {
   int64_t test_images = 64;       // cocoop: images classified per timed evaluation
   int64_t max_sequences = 4096;   // cocoop: prompt sequences per text-encoder pass
 };
+
+// Distinct class names of exactly `tokens` byte-level tokens each.
+std::vector<std::string> bench_class_names(int64_t classes, int64_t tokens);
+// A text tower of the options' size with random weights (the same on every call), for `tokenizer`.
+worker::TextEncoder random_text_tower(const TextBenchOptions& options, const text::Tokenizer& tokenizer, bool truncate);
 
 // Every size is checked before LibTorch sees it: an impossible one is a pg::Error, not an allocation
 // failure with a C++ backtrace.

@@ -9,6 +9,7 @@
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/image_pipeline_bench.h"
 #include "orchestrator/image_tower_bench.h"
+#include "orchestrator/sharded_step_bench.h"
 #include "orchestrator/text_step_bench.h"
 #include "orchestrator/torch_threads.h"
 
@@ -20,6 +21,7 @@ struct BenchOptions : TextBenchOptions {
   int threads = 0;
   std::string image_tower;  // vit-b16 | rn50: time the image tower instead (empty: the text tower)
   bool decode = false;      // time image decoding and preprocessing instead
+  bool shard = false;       // under mpirun: one step class-sharded over the ranks against rank 0 alone
   int images = 400;         // decode: images timed
 };
 
@@ -59,6 +61,9 @@ void add_bench_command(CLI::App& app) {
                       "R > 0: run-steps/s of R CoOp runs trained packed (one text-encoder pass per step for all) "
                       "against the same runs one at a time, --steps one-batch epochs each")
       ->default_val(0);
+  command->add_flag("--shard", options->shard,
+                    "Under mpirun -np K: the CoOp step class-sharded over the K ranks (MPI collectives) against rank "
+                    "0 alone with all K ranks' threads (--threads: per rank)");
   command->add_option("--method", options->method,
                       "coop: one training step, truncation on/off; cocoop: training and test images/s, batched vs "
                       "one image at a time")
@@ -94,7 +99,9 @@ void add_bench_command(CLI::App& app) {
     }
     check_text_bench_options(*options);
     set_torch_threads(options->threads);
-    if (options->pack > 0) {
+    if (options->shard) {
+      bench_sharded_coop_step(*options, options->threads > 0 ? options->threads : 1);
+    } else if (options->pack > 0) {
       bench_packed_coop(*options);
     } else if (options->method == "cocoop") {
       bench_cocoop(*options);

@@ -212,8 +212,10 @@ TEST_F(SlurmCluster, PreemptedJobRequeuesItselfAndEndsIdentical) {
 
 TEST_F(SlurmCluster, TimeLimitTooShortRequeuesOnTheWarningUntilDone) {
   // One CoOp task of ~90 s on one worker against a 1-minute limit; Slurm sends USR2 10 s before it
-  // (up to 30 s earlier: it checks twice a minute). The uninterrupted run goes alongside.
-  write_sweep("long.yaml", "datasets: [dtd]\nshots: [4]\nseeds: [1]\nmethods:\n  - name: coop\n    epochs: 250\n");
+  // (up to 30 s earlier: it checks twice a minute). The uninterrupted run goes alongside. The class token
+  // sits in the middle, so the prompts share no prefix and a step costs the whole prompts' work.
+  write_sweep("long.yaml", "datasets: [dtd]\nshots: [4]\nseeds: [1]\nmethods:\n  - name: coop\n    epochs: 250\n"
+                           "    class_token_position: middle\n");
   const auto baseline = run_shell("(\"$PG\" run " + data_dir_ + "/long.yaml --out " + out_ + "-baseline --threads 1 > " +
                                   out_ + "-baseline.log 2>&1; echo $? > " + out_ + "-baseline.rc) > /dev/null 2>&1 &");
   ASSERT_EQ(baseline.exit_code, 0);
