@@ -58,25 +58,30 @@ constexpr StepPath kWhole{"whole prompts, 77 tokens", false, false};
 constexpr StepPath kTruncated{"whole prompts, truncated", true, false};
 constexpr StepPath kSharedPrefix{"shared prefix", true, true};
 
-// FLOPs one step executes on a path: the forward pass (every matmul: 24 W^2 per row and layer for the
-// projections and MLP, 4 W per query row and key for attention, the final projection), counted twice,
-// since the backward computes input gradients only (the weights are frozen). On the shared-prefix
-// path the prefix rows run once, and the last layer runs only the EOT row of each prompt (keys and
-// values of every row).
+// FLOPs one step executes on a path. Forward: 24 W^2 per row and layer for the projections and MLP,
+// 4 W per query row and key for attention, and the final projection. The weights are frozen, so the
+// backward of a projection computes its input's gradient only (as much again), while attention's
+// computes both operands' of both products (twice as much again). On the shared-prefix path the
+// prefix rows run once, and the last layer runs only the EOT row of each prompt (keys and values of
+// every row).
 double step_flops(const TextBenchOptions& options, const StepPath& path, int64_t tokens) {
   const double w = static_cast<double>(options.width);
   const double n = static_cast<double>(options.classes);
   const double layers = static_cast<double>(options.layers);
   const double projection = 2.0 * w * static_cast<double>(options.embed_dim) * n;
+  double matmuls = 0;    // forward FLOPs of the projections and MLPs
+  double attention = 0;  // forward FLOPs of q k^T and p v
   if (!path.share_prefix) {
     const double l = static_cast<double>(tokens);
-    return 2.0 * (layers * n * (24.0 * l * w * w + 4.0 * l * l * w) + projection);
+    matmuls = layers * n * 24.0 * l * w * w + projection;
+    attention = layers * n * 4.0 * l * l * w;
+  } else {
+    const double p = static_cast<double>(1 + options.n_ctx);
+    const double s = static_cast<double>(tokens) - p;
+    matmuls = (layers - 1.0) * 24.0 * w * w * (p + n * s) + 6.0 * w * w * (p + n * s) + 18.0 * w * w * n + projection;
+    attention = (layers - 1.0) * 4.0 * w * (p * p + n * s * (p + s)) + 4.0 * w * n * (p + s);
   }
-  const double p = static_cast<double>(1 + options.n_ctx);
-  const double s = static_cast<double>(tokens) - p;
-  const double full_layer = 24.0 * w * w * (p + n * s) + 4.0 * w * (p * p + n * s * (p + s));
-  const double last_layer = 6.0 * w * w * (p + n * s) + n * (18.0 * w * w + 4.0 * w * (p + s));
-  return 2.0 * ((layers - 1.0) * full_layer + last_layer + projection);
+  return 2.0 * matmuls + 3.0 * attention;
 }
 
 struct Timing {
@@ -205,8 +210,6 @@ void bench_coop_step(const TextBenchOptions& options) {
   std::printf("GFLOP/s counts the work each path executes; speed-up is against the first row.\n");
 }
 
-// CoCoOp: a training step of `batch` images, and classifying `test_images` images batched and one at a
-// time (the reference's loop), each timed as the median of `steps` runs.
 void bench_packed_coop(const TextBenchOptions& options) {
   const torch::Device device = parse_device(options.device);
   const torch::Dtype dtype = worker::torch_dtype(parse_precision(options.precision, "bench: --precision"));
@@ -223,6 +226,7 @@ void bench_packed_coop(const TextBenchOptions& options) {
       train.device = device;
       train.dtype = dtype;
       train.epochs = epochs;
+      train.batch_size = static_cast<int>(options.batch);  // one batch per epoch: a step per epoch
       train.seed = static_cast<uint64_t>(r + 1);
       worker::TrainingData data{torch::randn({options.batch, options.embed_dim}), torch::Tensor(),
                                 torch::randint(options.classes, {options.batch}, torch::kInt64)};
@@ -258,6 +262,8 @@ void bench_packed_coop(const TextBenchOptions& options) {
               separate_ms / packed_ms);
 }
 
+// CoCoOp: a training step of `batch` images, and classifying `test_images` images batched and one at a
+// time (the reference's loop), each timed as the median of `steps` runs.
 void bench_cocoop(const TextBenchOptions& options) {
   std::printf("CoCoOp, text tower width %lld, %lld layers, %lld classes, n_ctx %lld, %lld name tokens, %s on %s "
               "(%d threads)\n",

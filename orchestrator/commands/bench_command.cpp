@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <memory>
 
+#include "common/error.h"
+
 #include "orchestrator/commands/commands.h"
 #include "orchestrator/image_pipeline_bench.h"
 #include "orchestrator/image_tower_bench.h"
@@ -63,7 +65,8 @@ void add_bench_command(CLI::App& app) {
       ->default_val(0);
   command->add_flag("--shard", options->shard,
                     "Under mpirun -np K: the CoOp step class-sharded over the K ranks (MPI collectives) against rank "
-                    "0 alone with all K ranks' threads (--threads: per rank)");
+                    "0 alone with all K ranks' threads (--threads: per rank, default 1); --device cuda: one GPU per "
+                    "rank, NCCL");
   command->add_option("--method", options->method,
                       "coop: one training step, truncation on/off; cocoop: training and test images/s, batched vs "
                       "one image at a time")
@@ -98,6 +101,10 @@ void add_bench_command(CLI::App& app) {
       return;
     }
     check_text_bench_options(*options);
+    if ((options->shard || options->pack > 0) && (options->method != "coop" || command->count("--truncate") > 0)) {
+      throw Error("bench: --shard and --pack time CoOp steps on the shared-prefix path; drop --method and --truncate");
+    }
+    if (options->shard && options->pack > 0) throw Error("bench: --shard and --pack are two benchmarks; give one");
     set_torch_threads(options->threads);
     if (options->shard) {
       bench_sharded_coop_step(*options, options->threads > 0 ? options->threads : 1);

@@ -31,8 +31,8 @@ int run(int argc, char** argv) {
   MpiCollectives group(MPI_COMM_WORLD);
   nlohmann::json out;
 
-  // The collectives: rank r gives r + 1 rows of the value r.
-  const torch::Tensor part = torch::full({group.rank() + 1, 2}, static_cast<float>(group.rank()));
+  // The collectives: rank r gives r rows of the value r (rank 0 an empty part).
+  const torch::Tensor part = torch::full({group.rank(), 2}, static_cast<float>(group.rank()));
   out["all_gather"] = values(group.all_gather(part));
   torch::Tensor sum = torch::tensor({static_cast<double>(group.rank()), 1.0});
   group.all_reduce_sum(sum);

@@ -273,10 +273,13 @@ struct SplitPrompts {
 };
 
 TEST(TextEncoder, SharedPrefixGivesTheFeaturesAndGradientsOfWholePrompts) {
+  // The tiny CLIP's width 64 as its 1 head and as 4 heads of 16: a head mixed up with a prompt or a row
+  // in the split layout would show only with several.
   const StateDict state_dict = load_state_dict(shared_data("golden/tiny_clip.safetensors"));
-  for (const bool truncate : {true, false}) {
+  for (const auto& [truncate, heads] : std::vector<std::pair<bool, int64_t>>{{true, 1}, {false, 1}, {true, 4}}) {
     TextEncoderOptions options = TextEncoderOptions::infer_from(state_dict);
     options.truncate_after_eot = truncate;
+    options.heads = heads;
     TextEncoder encoder(options);
     encoder->load(state_dict, "tiny");
     SplitPrompts split(encoder);
@@ -294,14 +297,14 @@ TEST(TextEncoder, SharedPrefixGivesTheFeaturesAndGradientsOfWholePrompts) {
     // The same prompts whole: features agree, and so do the gradients once summed over the prompts
     // that share each prefix (and over the groups that share each suffix).
     const torch::Tensor whole = encoder->forward(split.whole, split.whole_eot).view_as(shared);
-    EXPECT_LE(relative_error(shared, whole), 1e-5) << "truncate " << truncate;
+    EXPECT_LE(relative_error(shared, whole), 1e-5) << "truncate " << truncate << ", heads " << heads;
     (whole * weights).sum().backward();
-    EXPECT_LE(relative_error(prefix_grad, split.prefixes.grad()), 1e-5) << "truncate " << truncate;
-    EXPECT_LE(relative_error(suffix_grad, split.suffixes.grad()), 1e-5) << "truncate " << truncate;
+    EXPECT_LE(relative_error(prefix_grad, split.prefixes.grad()), 1e-5) << "truncate " << truncate << ", heads " << heads;
+    EXPECT_LE(relative_error(suffix_grad, split.suffixes.grad()), 1e-5) << "truncate " << truncate << ", heads " << heads;
   }
 }
 
-TEST(TextEncoder, SharedPrefixNeverSeesRowsAfterTheLastEot) {
+TEST(TextEncoder, SharedPrefixWithTruncationNeverSeesRowsAfterTheLastEot) {
   TextEncoder encoder = load_text_encoder(shared_data("golden/tiny_clip.safetensors"));
   SplitPrompts split(encoder);
   torch::NoGradGuard no_grad;

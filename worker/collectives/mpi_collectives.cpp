@@ -74,7 +74,8 @@ torch::Tensor MpiCollectives::all_gather(const torch::Tensor& part) {
   int64_t rows = part.size(0);
   std::vector<int64_t> all_rows(static_cast<size_t>(size_));
   check(MPI_Allgather(&rows, 1, MPI_INT64_T, all_rows.data(), 1, MPI_INT64_T, communicator_), "all-gather");
-  const int64_t row_elements = rows > 0 ? part.numel() / rows : part.numel();
+  int64_t row_elements = 1;
+  for (int64_t d = 1; d < part.dim(); ++d) row_elements *= part.size(d);
   std::vector<int> counts(static_cast<size_t>(size_));
   std::vector<int> offsets(static_cast<size_t>(size_));
   int64_t total_rows = 0;

@@ -2,6 +2,9 @@
 
 #include <cuda_runtime_api.h>
 #include <nccl.h>
+#ifdef PG_WITH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 #include <string>
 #include <vector>
@@ -18,7 +21,10 @@ struct NcclCollectives::Communicator {
     ncclResult_t async = ncclSuccess;
     if (result == ncclSuccess && comm != nullptr) ncclCommGetAsyncError(comm, &async);
     const ncclResult_t failure = result != ncclSuccess ? result : async;
-    if (failure == ncclSuccess || failure == ncclInProgress) return;
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 14, 0)
+    if (failure == ncclInProgress) return;  // a non-blocking communicator still working: not an error
+#endif
+    if (failure == ncclSuccess) return;
     if (comm != nullptr) ncclCommAbort(comm);
     comm = nullptr;
     throw Error("NCCL " + operation + " failed: " + ncclGetErrorString(failure) +
@@ -57,7 +63,15 @@ void check_cuda(cudaError_t code, const std::string& operation) {
   if (code != cudaSuccess) throw Error("CUDA " + operation + " failed: " + cudaGetErrorString(code));
 }
 
-constexpr cudaStream_t kDefaultStream = nullptr;  // the legacy default stream, LibTorch's default
+// The stream LibTorch runs the surrounding kernels on (its current one); without a CUDA LibTorch no
+// tensor can be on a GPU, so this backend is never reached and the legacy default stream stands in.
+cudaStream_t current_stream() {
+#ifdef PG_WITH_CUDA
+  return c10::cuda::getCurrentCUDAStream().stream();
+#else
+  return nullptr;
+#endif
+}
 
 }  // namespace
 
@@ -67,8 +81,16 @@ NcclCollectives::NcclCollectives(MPI_Comm communicator, int cuda_device) : nccl_
   check_mpi(MPI_Comm_rank(mpi_, &rank_), "Comm_rank");
   check_mpi(MPI_Comm_size(mpi_, &size_), "Comm_size");
   check_cuda(cudaSetDevice(cuda_device), "cudaSetDevice(" + std::to_string(cuda_device) + ")");
+  // Rank 0's id and whether it got one, to every rank: a failure there must fail the others too, not
+  // leave them waiting for an id.
   ncclUniqueId id{};
-  if (rank_ == 0) nccl_->check(ncclGetUniqueId(&id), "unique id");
+  int created = ncclSuccess;
+  if (rank_ == 0) created = ncclGetUniqueId(&id);
+  check_mpi(MPI_Bcast(&created, 1, MPI_INT, 0, mpi_), "Bcast of the NCCL id's status");
+  if (created != ncclSuccess) {
+    throw Error(std::string("NCCL unique id failed on the group's first rank: ") +
+                ncclGetErrorString(static_cast<ncclResult_t>(created)));
+  }
   check_mpi(MPI_Bcast(&id, static_cast<int>(sizeof id), MPI_BYTE, 0, mpi_), "Bcast of the NCCL id");
   nccl_->check(ncclCommInitRank(&nccl_->comm, size_, id, rank_), "communicator set-up");
 }
@@ -85,7 +107,7 @@ void NcclCollectives::all_reduce_sum(torch::Tensor& tensor) {
   const ncclDataType_t type = nccl_type(tensor, "all-reduce");
   torch::Tensor contiguous = tensor.contiguous();
   nccl_->check(ncclAllReduce(contiguous.data_ptr(), contiguous.data_ptr(), static_cast<size_t>(contiguous.numel()),
-                             type, ncclSum, nccl_->comm, kDefaultStream),
+                             type, ncclSum, nccl_->comm, current_stream()),
                "all-reduce");
   if (!contiguous.is_same(tensor)) tensor.copy_(contiguous);
 }
@@ -106,7 +128,7 @@ torch::Tensor NcclCollectives::all_gather(const torch::Tensor& part) {
   shape[0] = most * size_;
   torch::Tensor gathered = torch::empty(shape, part.options());
   nccl_->check(ncclAllGather(padded.data_ptr(), gathered.data_ptr(), static_cast<size_t>(padded.numel()), type,
-                             nccl_->comm, kDefaultStream),
+                             nccl_->comm, current_stream()),
                "all-gather");
   std::vector<torch::Tensor> pieces;
   for (int r = 0; r < size_; ++r) pieces.push_back(gathered.narrow(0, r * most, all_rows[static_cast<size_t>(r)]));
@@ -117,7 +139,7 @@ void NcclCollectives::broadcast(torch::Tensor& tensor, int root) {
   const ncclDataType_t type = nccl_type(tensor, "broadcast");
   torch::Tensor contiguous = tensor.contiguous();
   nccl_->check(ncclBroadcast(contiguous.data_ptr(), contiguous.data_ptr(), static_cast<size_t>(contiguous.numel()),
-                             type, root, nccl_->comm, kDefaultStream),
+                             type, root, nccl_->comm, current_stream()),
                "broadcast");
   if (!contiguous.is_same(tensor)) tensor.copy_(contiguous);
 }

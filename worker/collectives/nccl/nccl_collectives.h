@@ -1,8 +1,8 @@
 // The NCCL backend of Collectives (collectives.h), for CUDA tensors: float32, float64, float16,
 // bfloat16 and int64. The communicator comes from an ncclUniqueId that the group's rank 0 creates and
 // MPI broadcasts over the group's communicator (one per group: split_group in mpi_collectives.h).
-// Operations run on the device's legacy default stream, the one LibTorch's default stream is, so they
-// are ordered with the kernels around them without a host synchronisation. Every NCCL result is
+// Operations run on LibTorch's current stream, so they are ordered with the kernels around them
+// without a host synchronisation. Every NCCL result is
 // checked, and asynchronous errors (a peer that died) are asked for after each operation: on any
 // failure the communicator is aborted (the group's other ranks then fail too, instead of hanging) and
 // a pg::Error names the operation.

@@ -56,7 +56,7 @@ std::vector<PackedRunResult> train_coop_packed(std::vector<PackedCoOpRun>& runs,
     objectives.push_back(std::make_unique<CoOpObjective>(runs[r].learner, encoder, device, dtype));
     try {
       loops[r] = std::make_unique<TrainingRun>(*objectives[r], runs[r].data, runs[r].options);
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
       results[r].error = error.what();
     }
   }
@@ -118,13 +118,16 @@ std::vector<PackedRunResult> train_coop_packed(std::vector<PackedCoOpRun>& runs,
       loops[r]->sgd().apply();
       try {
         loops[r]->finish_step(losses[r].detach());
-      } catch (const Error& error) {
+        if (loops[r]->finished()) results[r].report = loops[r]->report();  // its own wall time
+      } catch (const std::exception& error) {  // its loss, or its on_epoch_end (a checkpoint that failed)
         results[r].error = error.what();
       }
     }
   }
-  for (size_t r = 0; r < count; ++r) {
-    if (loops[r] && results[r].error.empty() && loops[r]->finished()) results[r].report = loops[r]->report();
+  for (size_t r = 0; r < count; ++r) {  // runs that had nothing to train (resumed at their last epoch)
+    if (loops[r] && results[r].error.empty() && loops[r]->finished() && !results[r].report) {
+      results[r].report = loops[r]->report();
+    }
   }
   return results;
 }

@@ -5,9 +5,13 @@
 namespace pg::worker {
 
 ClassShard class_shard(int64_t classes, int rank, int size) {
-  if (size < 1 || rank < 0 || rank >= size || classes < 0) {
-    throw Error("class shard: rank " + std::to_string(rank) + " of " + std::to_string(size) + " over " +
-                std::to_string(classes) + " classes");
+  if (size < 1 || rank < 0 || rank >= size) {
+    throw Error("class shard: rank " + std::to_string(rank) + " of " + std::to_string(size));
+  }
+  // Every rank computes this alike, so all of them refuse together, before any collective.
+  if (classes < size) {
+    throw Error("a class-sharded run of " + std::to_string(classes) + " classes over " + std::to_string(size) +
+                " ranks leaves a rank without classes; use at most " + std::to_string(classes) + " ranks");
   }
   const int64_t base = classes / size;
   const int64_t extra = classes % size;
@@ -54,9 +58,9 @@ torch::Tensor ShardedCoOpObjective::text_features() {
   return group_.all_gather(shard_features());
 }
 
-torch::Tensor ShardedCoOpObjective::loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
-  return torch::nn::functional::cross_entropy(clip_logits(image_features, text_features(), encoder_->logit_scale()),
-                                              labels);
+torch::Tensor ShardedCoOpObjective::loss(const torch::Tensor&, const torch::Tensor&) {
+  throw Error("a class-sharded objective has no loss with autograd on one rank; train with backward_loss",
+              ErrorKind::internal);
 }
 
 torch::Tensor ShardedCoOpObjective::backward_loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
@@ -67,7 +71,7 @@ torch::Tensor ShardedCoOpObjective::backward_loss(const torch::Tensor& image_fea
   const torch::Tensor value =
       torch::nn::functional::cross_entropy(clip_logits(image_features, gathered, encoder_->logit_scale()), labels);
   value.backward();
-  if (shard_.count > 0) local.backward(gathered.grad().narrow(0, shard_.begin, shard_.count));
+  local.backward(gathered.grad().narrow(0, shard_.begin, shard_.count));
   for (auto& parameter : parameters()) {
     if (!parameter.grad().defined()) parameter.mutable_grad() = torch::zeros_like(parameter);
     group_.all_reduce_sum(parameter.mutable_grad());

@@ -20,7 +20,7 @@
 namespace pg::worker {
 
 // The block of classes rank `rank` of `size` encodes: contiguous, the first (classes % size) ranks one
-// more. begin + count <= classes; count may be 0 when there are fewer classes than ranks.
+// more. Fewer classes than ranks is a pg::Error (a rank would hold none).
 struct ClassShard {
   int64_t begin = 0;
   int64_t count = 0;
@@ -35,7 +35,7 @@ class ShardedCoOpObjective : public TrainingObjective {
                        Collectives& group, torch::Device device, torch::Dtype dtype);
 
   std::vector<torch::Tensor> parameters() override { return learner_->parameters(); }
-  // The loss's value (the gradient comes from backward_loss, which training uses).
+  // Not available (a pg::Error): no rank's graph reaches every class. Training calls backward_loss.
   torch::Tensor loss(const torch::Tensor& image_features, const torch::Tensor& labels) override;
   torch::Tensor backward_loss(const torch::Tensor& image_features, const torch::Tensor& labels) override;
   int64_t num_classes() const override { return num_classes_; }
