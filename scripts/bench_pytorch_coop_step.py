@@ -28,29 +28,9 @@ try:
 except ImportError:
     sys.exit("bench_pytorch_coop_step.py: PyTorch is not installed (Debian: apt-get install python3-torch)")
 
-
-class LayerNormFp32(nn.LayerNorm):
-    def forward(self, x):
-        return super().forward(x.float()).to(x.dtype)
-
-
-class Block(nn.Module):
-    """CLIP's ResidualAttentionBlock: pre-LN attention under a mask, then a QuickGELU MLP."""
-
-    def __init__(self, width, heads, mask):
-        super().__init__()
-        self.ln_1 = LayerNormFp32(width)
-        self.attn = nn.MultiheadAttention(width, heads)
-        self.ln_2 = LayerNormFp32(width)
-        self.c_fc = nn.Linear(width, 4 * width)
-        self.c_proj = nn.Linear(4 * width, width)
-        self.mask = mask
-
-    def forward(self, x):
-        h = self.ln_1(x)
-        x = x + self.attn(h, h, h, need_weights=False, attn_mask=self.mask)[0]
-        h = self.c_fc(self.ln_2(x))
-        return x + self.c_proj(h * torch.sigmoid(1.702 * h))
+# CLIP's LayerNorm and ResidualAttentionBlock, as the tower benchmark writes them (scripts/ is on the path).
+from bench_pytorch_towers import Block  # noqa: E402
+from bench_pytorch_towers import LayerNormFp32  # noqa: E402
 
 
 def main():

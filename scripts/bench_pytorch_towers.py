@@ -36,8 +36,9 @@ class LayerNormFp32(nn.LayerNorm):
 class Block(nn.Module):
     """Pre-LN transformer block: x + attn(ln(x)), then x + mlp(ln(x)); sequence-first tensors."""
 
-    def __init__(self, width, heads):
+    def __init__(self, width, heads, mask=None):
         super().__init__()
+        self.mask = mask  # additive attention mask (CLIP's text tower: causal); None for the image towers
         self.ln_1 = LayerNormFp32(width)
         self.attn = nn.MultiheadAttention(width, heads)
         self.ln_2 = LayerNormFp32(width)
@@ -46,7 +47,7 @@ class Block(nn.Module):
 
     def forward(self, x):
         h = self.ln_1(x)
-        x = x + self.attn(h, h, h, need_weights=False)[0]
+        x = x + self.attn(h, h, h, need_weights=False, attn_mask=self.mask)[0]
         h = self.c_fc(self.ln_2(x))
         return x + self.c_proj(h * torch.sigmoid(1.702 * h))
 

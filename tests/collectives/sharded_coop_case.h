@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/clustered_data.h"
 #include "worker/prompt_training.h"
 
 namespace pg::worker::testing {
@@ -17,14 +18,7 @@ inline const std::vector<std::string>& sharded_case_classes() {
   return classes;
 }
 
-// n items of the 7 classes: class c's features are direction c of a random orthonormal set plus noise.
-inline TrainingData sharded_case_data(int64_t n, uint64_t seed) {
-  const auto generator = at::detail::createCPUGenerator(seed);
-  const torch::Tensor directions = std::get<0>(torch::linalg::qr(at::normal(0.0, 1.0, {32, 7}, generator))).t();
-  const torch::Tensor labels = torch::arange(n, torch::kInt64) % 7;
-  const torch::Tensor features = directions.index_select(0, labels) + 0.3 * at::normal(0.0, 1.0, {n, 32}, generator);
-  return {features, torch::Tensor(), labels};
-}
+inline TrainingData sharded_case_data(int64_t n, uint64_t seed) { return pg::testing::clustered_data(n, 7, 0.3, seed); }
 
 inline TrainOptions sharded_case_options() {
   TrainOptions options;

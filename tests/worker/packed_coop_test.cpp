@@ -4,6 +4,7 @@
 // that diverges fails alone; a stop ends every unfinished run.
 #include <gtest/gtest.h>
 
+#include "support/clustered_data.h"
 #include "tests/worker/coop_test_support.h"
 #include "worker/evaluation.h"
 #include "worker/methods/coop/coop_trainer.h"
@@ -19,14 +20,7 @@ using testing::tiny_encoder;
 const std::vector<std::string> kClasses = {"abyssinian", "banded", "Highway_or_Road", "Annual Crop Land", "bengal"};
 constexpr double kTolerance = 1e-5;
 
-// n items of the 5 classes: class c's features are direction c of a random orthonormal set plus noise.
-TrainingData few_shot_data(int64_t n, uint64_t seed) {
-  const auto generator = at::detail::createCPUGenerator(seed);
-  const torch::Tensor directions = std::get<0>(torch::linalg::qr(at::normal(0.0, 1.0, {32, 5}, generator))).t();
-  const torch::Tensor labels = torch::arange(n, torch::kInt64) % 5;
-  const torch::Tensor features = directions.index_select(0, labels) + 0.3 * at::normal(0.0, 1.0, {n, 32}, generator);
-  return {features, torch::Tensor(), labels};
-}
+TrainingData few_shot_data(int64_t n, uint64_t seed) { return pg::testing::clustered_data(n, 5, 0.3, seed); }
 
 struct RunSpec {
   int64_t items;  // the few-shot sample's size

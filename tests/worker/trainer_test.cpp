@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 
+#include "support/clustered_data.h"
 #include "tests/worker/coop_test_support.h"
 #include "worker/methods/coop/coop_prompt_learner.h"
 #include "worker/methods/coop/coop_trainer.h"
@@ -30,13 +31,7 @@ CoOpPromptLearner make_learner(TextEncoder& encoder, uint64_t seed = 1) {
 
 // n items in 4 well separated classes: class c's features are direction c of a random orthonormal
 // set plus a little noise.
-TrainingData separable_data(int64_t n, uint64_t seed) {
-  const auto generator = at::detail::createCPUGenerator(seed);
-  const torch::Tensor directions = std::get<0>(torch::linalg::qr(at::normal(0.0, 1.0, {32, 4}, generator))).t();
-  const torch::Tensor labels = torch::arange(n, torch::kInt64) % 4;
-  const torch::Tensor features = directions.index_select(0, labels) + 0.05 * at::normal(0.0, 1.0, {n, 32}, generator);
-  return {features, torch::Tensor(), labels};
-}
+TrainingData separable_data(int64_t n, uint64_t seed) { return pg::testing::clustered_data(n, 4, 0.05, seed); }
 
 TrainOptions quick_options(int epochs) {
   TrainOptions options;
