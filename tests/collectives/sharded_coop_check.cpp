@@ -40,6 +40,17 @@ int run(int argc, char** argv) {
   torch::Tensor broadcast = torch::full({3}, static_cast<int64_t>(group.rank() * 10), torch::kInt64);
   group.broadcast(broadcast, group.size() - 1);
   out["broadcast"] = values(broadcast);
+  // Groups of ranks: even and odd world ranks, each summing its members' world ranks; every rank's
+  // group sum gathered over the world.
+  {
+    MPI_Comm communicator = split_group(MPI_COMM_WORLD, group.rank() % 2);
+    MpiCollectives parity(communicator);
+    MPI_Comm_free(&communicator);  // the backend keeps its own duplicate
+    torch::Tensor members = torch::tensor({static_cast<double>(group.rank())});
+    parity.all_reduce_sum(members);
+    out["group_sums"] = values(group.all_gather(members));
+    out["group_size"] = parity.size();
+  }
 
   // The sharded run.
   const auto tokenizer = pg::text::Tokenizer::from_vocab_file(argv[2]);

@@ -32,7 +32,8 @@ class MpiCollectives : public Collectives {
 };
 
 // Splits `parent` into groups: ranks passing the same `group` form one communicator, ordered by their
-// rank in `parent`. Collective over `parent`. The caller frees it (MPI_Comm_free) or hands it to a backend.
+// rank in `parent`. Collective over `parent`. A backend built on it keeps its own duplicate, so the
+// caller frees it (MPI_Comm_free) once the backend exists.
 MPI_Comm split_group(MPI_Comm parent, int group);
 
 }  // namespace pg::worker
