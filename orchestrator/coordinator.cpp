@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -57,6 +58,38 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
+constexpr double kGatherSeconds = 60;
+
+ScaleOptions scale_options(const sweeps::ScaleSettings& settings) {
+  ScaleOptions scale;
+  scale.pack_tasks = settings.pack_tasks;
+  scale.pack_below_classes = settings.pack_below_classes;
+  scale.pack_memory_bytes = settings.pack_memory_gb * 1e9;
+  scale.split_workers = settings.split_workers;
+  scale.split_from_classes = settings.split_from_classes;
+  return scale;
+}
+
+// What a worker is running: the tasks whose results it will send, in order (one task, or a pack); a
+// helper of a split led by another worker sends one result the coordinator does not journal.
+struct WorkerJob {
+  std::deque<size_t> tasks;
+  bool helps_split = false;
+};
+
+// The message for a worker (sweep_worker.h): a task, a pack, or a split of one task over `workers`.
+std::string task_message(const std::vector<const PlannedTask*>& tasks, const std::vector<int>& workers, int tag) {
+  if (workers.size() > 1) {
+    json ranks = json::array();
+    for (int worker : workers) ranks.push_back(worker + 1);  // worker w is MPI rank w + 1
+    return json{{"split", {{"ranks", ranks}, {"tag", tag}}}, {"task", tasks.front()->spec.to_json()}}.dump();
+  }
+  if (tasks.size() == 1) return tasks.front()->spec.to_json().dump();
+  json pack = json::array();
+  for (const PlannedTask* task : tasks) pack.push_back(task->spec.to_json());
+  return json{{"pack", pack}}.dump();
+}
+
 }  // namespace
 
 double SweepRunSummary::efficiency() const {
@@ -97,8 +130,12 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
     tasks.push_back(std::move(task));
   }
   std::vector<SchedulerTask> costs;
-  for (const auto& task : tasks) costs.push_back({task.spec.dataset, task.flops});
-  Scheduler scheduler(costs, link.workers());
+  for (const auto& task : tasks) {
+    const sweeps::TrainingStep step = sweeps::estimated_step(task.spec, *facts_of.at(task.spec.dataset));
+    costs.push_back({task.spec.dataset, task.flops, runner.pack_key(task.spec), runner.can_split(task.spec),
+                     step.classes, step.memory_bytes});
+  }
+  Scheduler scheduler(costs, link.workers(), scale_options(sweep.scale));
   sweeps::CostCalibration calibration;
 
   if (options.parts > 1) {
@@ -111,7 +148,15 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
              " tasks finished before (journal); running the other " + std::to_string(tasks.size()));
   }
   std::vector<bool> idle(static_cast<size_t>(link.workers()), false);
-  std::map<int, size_t> running_on;  // worker -> task
+  std::map<int, WorkerJob> running_on;
+  int splits = 0;  // tags of the split groups
+  // The first tasks wait until every worker is ready (or kGatherSeconds passed): the most expensive
+  // tasks come first, and those are the ones a split across idle workers speeds up.
+  int ready = 0;
+  std::optional<Clock::time_point> first_ready;
+  auto gathering = [&] {
+    return ready < link.workers() && (!first_ready || seconds_between(*first_ready, Clock::now()) < kGatherSeconds);
+  };
   bool stopping = false;
   // Stopping on a signal: every running trained task saves a checkpoint and stops at its next step.
   auto interrupt_running = [&] {
@@ -138,20 +183,38 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
       interrupt_running();
     }
     // Hand out work to idle workers.
-    for (int worker = 0; !stopping && worker < link.workers(); ++worker) {
+    for (int worker = 0; !stopping && !gathering() && worker < link.workers(); ++worker) {
       if (!idle[static_cast<size_t>(worker)]) continue;
-      const std::optional<size_t> next = scheduler.next_for(worker);
+      std::vector<int> other_idle;
+      for (int other = 0; other < link.workers(); ++other) {
+        if (other != worker && idle[static_cast<size_t>(other)]) other_idle.push_back(other);
+      }
+      const std::optional<Assignment> next = scheduler.assign(worker, other_idle);
       if (!next) continue;
-      PlannedTask& task = tasks[*next];
-      ++task.attempts;
-      idle[static_cast<size_t>(worker)] = false;
-      running_on[worker] = *next;
-      progress.started(worker, task.id, task.spec);
+      std::vector<const PlannedTask*> given;
+      for (size_t index : next->tasks) {
+        ++tasks[index].attempts;
+        given.push_back(&tasks[index]);
+      }
+      const std::string message = task_message(given, next->workers, ++splits);
       const auto send_start = Clock::now();
       if (!first_dispatch) first_dispatch = send_start;
-      link.send_task(worker, task.spec.to_json().dump());
+      for (size_t k = 0; k < next->workers.size(); ++k) {
+        const int to = next->workers[k];
+        idle[static_cast<size_t>(to)] = false;
+        WorkerJob& job = running_on[to];
+        job.helps_split = k > 0;
+        if (k == 0) job.tasks.assign(next->tasks.begin(), next->tasks.end());
+        for (size_t i = 0; i < given.size(); ++i) {
+          std::string note;
+          if (next->workers.size() > 1) note = "split over " + std::to_string(next->workers.size()) + " ranks";
+          if (given.size() > 1) note = "packed " + std::to_string(i + 1) + " of " + std::to_string(given.size());
+          progress.started(to, given[i]->id, given[i]->spec, note);
+        }
+        link.send_task(to, message);
+      }
       waiting_s += seconds_between(send_start, Clock::now());
-      ++summary.dispatched;
+      summary.dispatched += given.size();
     }
     if (running_on.empty() && (stopping || scheduler.pending() == 0)) break;
 
@@ -160,26 +223,37 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
     waiting_s += seconds_between(receive_start, Clock::now());
     if (message && message->kind == WorkerMessage::Kind::ready) {
       idle[static_cast<size_t>(message->worker)] = true;
+      ++ready;
+      if (!first_ready) first_ready = Clock::now();
       const json about = json::parse(message->payload, nullptr, false);
       progress.joined(message->worker, about.is_object() ? about : json::object());
     }
     if (message && message->kind == WorkerMessage::Kind::result) {
       const int worker = message->worker;
-      idle[static_cast<size_t>(worker)] = true;
       const auto at = running_on.find(worker);
       if (at == running_on.end()) throw Error("worker " + std::to_string(worker) + " sent a result it was not asked for",
                                               ErrorKind::internal);
-      const size_t index = at->second;
-      running_on.erase(at);
+      json record = json::parse(message->payload, nullptr, false);
+      if (record.is_object() && record.contains("timings") && record["timings"].is_object()) {
+        summary.task_seconds += record["timings"].value("worker_s", 0.0);
+      }
+      if (at->second.helps_split) {  // the split's leader sends the task's record
+        running_on.erase(at);
+        idle[static_cast<size_t>(worker)] = true;
+        progress.released(worker);
+        continue;
+      }
+      const size_t index = at->second.tasks.front();
+      at->second.tasks.pop_front();
+      if (at->second.tasks.empty()) {  // otherwise the rest of a pack is still to come
+        running_on.erase(at);
+        idle[static_cast<size_t>(worker)] = true;
+      }
       last_result = Clock::now();
       PlannedTask& task = tasks[index];
-      json record = json::parse(message->payload, nullptr, false);
       if (!record.is_object()) {
         record = {{"task_id", task.id}, {"spec", task.spec.to_json()}, {"status", "failed"},
                   {"error", "the worker's result was not JSON"}, {"error_kind", "internal"}};
-      }
-      if (record.contains("timings") && record["timings"].is_object()) {
-        summary.task_seconds += record["timings"].value("worker_s", 0.0);
       }
       if (record.value("status", "") == "interrupted") {
         // Stopped on request with its checkpoint saved: not a result, the next run resumes it. A worker

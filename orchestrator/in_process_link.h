@@ -16,7 +16,7 @@ class InProcessLink : public CoordinatorLink {
   }
   int workers() const override { return 1; }
   void send_task(int, const std::string& task) override {
-    inbox_.push_back({0, WorkerMessage::Kind::result, worker_.run(task)});
+    for (std::string& record : worker_.run(task)) inbox_.push_back({0, WorkerMessage::Kind::result, std::move(record)});
   }
   void send_interrupt(int) override {}  // the task runs inside send_task and sees the stop signal itself
   void send_stop(int) override {}

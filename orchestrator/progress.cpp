@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <set>
 
 #include "common/error.h"
 #include "common/files.h"
@@ -50,16 +51,37 @@ void Progress::joined(int worker, const nlohmann::json& about) {
   show(true);
 }
 
-void Progress::started(int worker, const std::string& task_id, const sweeps::TaskSpec& spec) {
-  running_[worker] = {task_id, describe_task(spec), Clock::now()};
+void Progress::started(int worker, const std::string& task_id, const sweeps::TaskSpec& spec,
+                       const std::string& note) {
+  running_[worker].push_back({task_id, describe_task(spec) + (note.empty() ? "" : " (" + note + ")"), Clock::now()});
   show(true);
+}
+
+void Progress::released(int worker) {
+  running_.erase(worker);
+  show(true);
+}
+
+size_t Progress::running_tasks() const {
+  std::set<std::string> ids;
+  for (const auto& [worker, tasks] : running_) {
+    for (const Running& task : tasks) ids.insert(task.task_id);
+  }
+  return ids.size();
 }
 
 void Progress::finished(int worker, const nlohmann::json& record, bool final, double eta_seconds) {
   eta_seconds_ = eta_seconds;
-  const auto found = running_.find(worker);
-  const std::string what = found != running_.end() ? found->second.what : record.value("task_id", "");
-  running_.erase(worker);
+  std::string what = record.value("task_id", "");
+  auto& tasks = running_[worker];
+  for (auto task = tasks.begin(); task != tasks.end(); ++task) {
+    if (task->task_id == what) {
+      what = task->what;
+      tasks.erase(task);
+      break;
+    }
+  }
+  if (tasks.empty()) running_.erase(worker);
   const bool ok = record.value("status", "") == "ok";
   if (final) ++(ok ? ok_ : failed_);
   std::string line = what + ": ";
@@ -97,7 +119,7 @@ nlohmann::json Progress::status(const std::string& state) const {
                            {"finished_before", reused_},
                            {"done", reused_ + ok_},
                            {"failed", failed_},
-                           {"running", running_.size()},
+                           {"running", running_tasks()},
                            {"workers", workers_},
                            {"tasks_per_minute", elapsed > 0 ? (ok_ + failed_) * 60.0 / elapsed : 0.0},
                            {"eta_s", state == "running" ? eta_seconds_ : 0.0},
@@ -107,11 +129,13 @@ nlohmann::json Progress::status(const std::string& state) const {
     nlohmann::json rank = {{"rank", worker + 1}};
     const auto about = workers_about_.find(worker);
     if (about != workers_about_.end()) rank.update(about->second);
-    const auto task = running_.find(worker);
-    if (task != running_.end()) {
-      rank["task_id"] = task->second.task_id;
-      rank["task"] = task->second.what;
-      rank["running_s"] = std::chrono::duration<double>(Clock::now() - task->second.since).count();
+    const auto tasks = running_.find(worker);
+    if (tasks != running_.end() && !tasks->second.empty()) {
+      const Running& first = tasks->second.front();
+      rank["task_id"] = first.task_id;
+      rank["task"] = first.what;
+      rank["running_s"] = std::chrono::duration<double>(Clock::now() - first.since).count();
+      if (tasks->second.size() > 1) rank["tasks"] = tasks->second.size();
     }
     status["ranks"].push_back(rank);
   }
@@ -135,7 +159,7 @@ void Progress::show(bool force) {
   if (!terminal_) return;
   char line[256];
   std::snprintf(line, sizeof line, "[%zu/%zu done, %zu running, %zu failed] %.1f tasks/min, ETA %s",
-                reused_ + ok_, total_, running_.size(), failed_, current["tasks_per_minute"].get<double>(),
+                reused_ + ok_, total_, running_tasks(), failed_, current["tasks_per_minute"].get<double>(),
                 duration_text(eta_seconds_).c_str());
   std::cerr << "\r\033[K" << line << std::flush;
 }

@@ -19,9 +19,13 @@ class Progress {
   Progress(std::string out_dir, size_t total, size_t reused, int workers);
   // A worker said it is ready; `about` is its {"pid", "host", "device"}.
   void joined(int worker, const nlohmann::json& about);
-  void started(int worker, const std::string& task_id, const sweeps::TaskSpec& spec);
+  // A worker may run several tasks at once (a pack), and several workers one task (a split); `note`
+  // says which ("packed 1 of 8", "ranks 1-4").
+  void started(int worker, const std::string& task_id, const sweeps::TaskSpec& spec, const std::string& note = "");
   // `final` false: the task failed and will be retried.
   void finished(int worker, const nlohmann::json& record, bool final, double eta_seconds);
+  // A worker that helped another with a split task is free again.
+  void released(int worker);
   void tick(double eta_seconds);
   // "finished" | "stopped"
   void done(const std::string& state);
@@ -42,7 +46,8 @@ class Progress {
     std::string task_id, what;
     Clock::time_point since;
   };
-  std::map<int, Running> running_;
+  std::map<int, std::vector<Running>> running_;  // per worker
+  size_t running_tasks() const;
   std::map<int, nlohmann::json> workers_about_;
 };
 

@@ -4,19 +4,28 @@
 
 namespace pg::orchestrator {
 
-Scheduler::Scheduler(std::vector<SchedulerTask> tasks, int workers)
-    : tasks_(std::move(tasks)), workers_(std::max(1, workers)), held_(static_cast<size_t>(workers_)) {
+Scheduler::Scheduler(std::vector<SchedulerTask> tasks, int workers, ScaleOptions scale)
+    : tasks_(std::move(tasks)), workers_(std::max(1, workers)), scale_(scale), held_(static_cast<size_t>(workers_)) {
   for (size_t i = 0; i < tasks_.size(); ++i) pending_.push_back(i);
   // Stable: equal costs keep the sweep's order, so a run is reproducible.
   std::stable_sort(pending_.begin(), pending_.end(), [&](size_t a, size_t b) { return tasks_[a].cost > tasks_[b].cost; });
 }
 
+bool Scheduler::allowed(size_t task, int worker) const {
+  const auto avoid = avoid_.find(task);
+  return workers_ == 1 || avoid == avoid_.end() || avoid->second != worker;
+}
+
+void Scheduler::take(size_t at, int worker) {
+  const size_t task = pending_[at];
+  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(at));
+  held_[static_cast<size_t>(worker)].insert(tasks_[task].dataset);
+  ++running_;
+}
+
 std::optional<size_t> Scheduler::next_for(int worker) {
   const auto& held = held_.at(static_cast<size_t>(worker));
-  auto allowed = [&](size_t task) {
-    const auto avoid = avoid_.find(task);
-    return workers_ == 1 || avoid == avoid_.end() || avoid->second != worker;
-  };
+  auto allowed = [&](size_t task) { return this->allowed(task, worker); };
   std::optional<size_t> chosen_at;
   double ceiling = -1;
   for (size_t at = 0; at < pending_.size(); ++at) {
@@ -36,10 +45,46 @@ std::optional<size_t> Scheduler::next_for(int worker) {
   }
   if (!chosen_at) return std::nullopt;
   const size_t task = pending_[*chosen_at];
-  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(*chosen_at));
-  held_[static_cast<size_t>(worker)].insert(tasks_[task].dataset);
-  ++running_;
+  take(*chosen_at, worker);
   return task;
+}
+
+std::optional<Assignment> Scheduler::assign(int worker, const std::vector<int>& other_idle) {
+  const std::optional<size_t> first = next_for(worker);
+  if (!first) return std::nullopt;
+  Assignment assignment{{*first}, {worker}};
+  const SchedulerTask& head = tasks_[*first];
+  if (head.can_split && scale_.split_workers > 1 && head.classes >= scale_.split_from_classes) {
+    // As many idle workers as it may use; each still needs a class of its own.
+    for (int other : other_idle) {
+      if (static_cast<int>(assignment.workers.size()) >= scale_.split_workers ||
+          static_cast<int64_t>(assignment.workers.size()) >= head.classes) {
+        break;
+      }
+      if (other == worker) continue;
+      assignment.workers.push_back(other);
+      held_[static_cast<size_t>(other)].insert(head.dataset);
+    }
+    return assignment;
+  }
+  if (head.pack_key.empty() || scale_.pack_tasks <= 1 || head.classes >= scale_.pack_below_classes) {
+    return assignment;
+  }
+  // Companions in queue order (most expensive first), each small, of the same key, within the budget.
+  double memory = head.step_bytes;
+  for (size_t at = 0; at < pending_.size() && static_cast<int>(assignment.tasks.size()) < scale_.pack_tasks;) {
+    const size_t task = pending_[at];
+    const SchedulerTask& candidate = tasks_[task];
+    if (candidate.pack_key != head.pack_key || candidate.classes >= scale_.pack_below_classes ||
+        memory + candidate.step_bytes > scale_.pack_memory_bytes || !allowed(task, worker)) {
+      ++at;
+      continue;
+    }
+    memory += candidate.step_bytes;
+    assignment.tasks.push_back(task);
+    take(at, worker);  // the next candidate moves into `at`
+  }
+  return assignment;
 }
 
 void Scheduler::finished(size_t) {

@@ -132,6 +132,8 @@ class TaskRunner::Impl {
   explicit Impl(const RunnerOptions& options);
   sweeps::TaskSpec prepare(sweeps::TaskSpec spec);
   TaskResult run(const sweeps::TaskSpec& spec);
+  std::vector<TaskResult> run_pack(const std::vector<sweeps::TaskSpec>& specs);
+  TaskResult run_sharded(const sweeps::TaskSpec& spec, worker::Collectives& group);
   std::string device_description() const;
   const std::string& features_digest(const std::string& dataset);
 
@@ -139,7 +141,18 @@ class TaskRunner::Impl {
   const Split& split(const std::string& dataset, const std::string& name);
   worker::TextEncoder& encoder_for(torch::Dtype dtype);
   void fill_inputs(sweeps::TaskSpec& spec);
-  std::vector<storage::NamedTensor> run_unchecked(const sweeps::TaskSpec& spec, nlohmann::json& record);
+
+  // A task's steps: set up (sample, classes, checkpoint hooks), train (one of the run_* functions),
+  // evaluate; and the fields every record ends with.
+  struct PreparedTask;
+  using Trainer = std::function<std::unique_ptr<worker::TrainedMethod>(PreparedTask&)>;
+  std::unique_ptr<PreparedTask> set_up(const sweeps::TaskSpec& spec, nlohmann::json& record, bool saves_checkpoints);
+  void record_training(PreparedTask& prepared, const worker::TrainedMethod& trained, double seconds);
+  std::vector<storage::NamedTensor> evaluate(PreparedTask& prepared, worker::TrainedMethod& trained);
+  void finish_record(nlohmann::json& record, Clock::time_point start) const;
+  worker::MethodEnvironment environment();
+  // One task trained by `train`; only a group's leader (or a task on its own) evaluates and saves.
+  TaskResult run_one(const sweeps::TaskSpec& spec, const Trainer& train, bool group_leader = true);
 
   RunnerOptions options_;
   storage::FeatureStoreReader store_;
@@ -284,29 +297,75 @@ sweeps::TaskSpec TaskRunner::Impl::prepare(sweeps::TaskSpec spec) {
   return spec;
 }
 
-TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
-  const auto start = Clock::now();
-  TaskResult result;
-  json& record = result.record;
+// A task between its setup and its evaluation: the method's task (few-shot sample and hooks), what
+// its evaluation needs (the class selections), and its checkpoint state. Not movable: the hooks given
+// to the method point at it.
+struct TaskRunner::Impl::PreparedTask {
+  PreparedTask() = default;
+  PreparedTask(const PreparedTask&) = delete;
+  PreparedTask& operator=(const PreparedTask&) = delete;
+
+  const sweeps::TaskSpec* spec = nullptr;
+  json* record = nullptr;
+  worker::MethodTask task;
+  std::vector<std::string> classnames;  // the dataset's, all of them
+  bool base2novel = false;
+  sweeps::ClassSelection seen_classes, novel_classes;
+  std::vector<std::string> seen_names;
+  std::vector<std::string> missing;  // classes with no train image
+  Subset seen_val;
+  // Checkpoints (trained methods, with a checkpoint folder).
+  std::optional<worker::TrainState> resume;
+  std::string checkpoint_path;                  // empty: this task saves none
+  std::optional<worker::TrainState> latest_state;  // of the last finished epoch, until it is saved
+  int checkpoint_epoch = 0;                        // where the saved checkpoint resumes; 0: none
+  Clock::time_point last_saved = Clock::now();
+
+  void save_checkpoint() {
+    if (!latest_state || checkpoint_path.empty()) return;
+    try {
+      save_train_checkpoint(checkpoint_path, (*record)["spec"], *latest_state);
+      checkpoint_epoch = latest_state->next_epoch;
+    } catch (const Error& e) {  // the task goes on; only its resumability is lost
+      log_warning("task " + spec->id() + ": cannot save a checkpoint: " + e.what());
+    }
+    latest_state.reset();
+  }
+  // After a stop in `epoch` (0-based): saves the last finished epoch and says where the task resumes.
+  void record_interrupt(int epoch) {
+    save_checkpoint();
+    (*record)["train"]["interrupted_in_epoch"] = epoch + 1;
+    (*record)["train"]["checkpoint_epoch"] = checkpoint_epoch;  // 0: no epoch finished, it starts over
+  }
+};
+
+namespace {
+
+void start_record(const sweeps::TaskSpec& spec, json& record) {
   record["task_id"] = spec.id();
   record["spec"] = spec.to_json();
-  try {
-    result.prompts = run_unchecked(spec, record);
-    record["status"] = "ok";
-  } catch (const worker::TrainingInterrupted& e) {
-    result.prompts.clear();
-    record["status"] = "interrupted";
-    const int epoch = record["train"].value("checkpoint_epoch", 0);
-    log_info("task " + record["task_id"].get<std::string>() + ": " + e.what() +
-             (epoch > 0 ? "; its checkpoint after epoch " + std::to_string(epoch) + " is saved"
-                        : "; no epoch had finished: the next run starts it over"));
-  } catch (const std::exception& e) {
-    result.prompts.clear();
-    record["status"] = "failed";
-    record["error"] = error_text(e);
-    record["error_kind"] = to_string(error_kind(e));
-    log_warning("task " + record["task_id"].get<std::string>() + " failed: " + record["error"].get<std::string>());
-  }
+}
+
+void mark_interrupted(json& record, const std::string& what) {
+  record["status"] = "interrupted";
+  const int epoch = record["train"].value("checkpoint_epoch", 0);
+  log_info("task " + record["task_id"].get<std::string>() + ": " + what +
+           (epoch > 0 ? "; its checkpoint after epoch " + std::to_string(epoch) + " is saved"
+                      : "; no epoch had finished: the next run starts it over"));
+}
+
+void mark_failed(json& record, const std::string& error, ErrorKind kind) {
+  record["status"] = "failed";
+  record["error"] = error;
+  record["error_kind"] = to_string(kind);
+  log_warning("task " + record["task_id"].get<std::string>() + " failed: " + error);
+}
+
+void mark_failed(json& record, const std::exception& e) { mark_failed(record, error_text(e), error_kind(e)); }
+
+}  // namespace
+
+void TaskRunner::Impl::finish_record(json& record, Clock::time_point start) const {
   record["timings"]["total_s"] = seconds_since(start);
   record["features"] = options_.features_path;
   record["checkpoint"] = options_.checkpoint_path;
@@ -314,15 +373,146 @@ TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
   record["software"] = {{"promptgrid", "0.1.0"}, {"libtorch", TORCH_VERSION}, {"hdf5", storage::hdf5_library_version()}};
   record["host"] = host_name();
   record["finished_at"] = utc_now_iso8601();
+}
+
+worker::MethodEnvironment TaskRunner::Impl::environment() {
+  return {tokenizer_, [this](torch::Dtype dtype) -> worker::TextEncoder& { return encoder_for(dtype); }, device_,
+          options_.max_sequences};
+}
+
+TaskResult TaskRunner::Impl::run_one(const sweeps::TaskSpec& spec, const Trainer& train, bool group_leader) {
+  const auto start = Clock::now();
+  TaskResult result;
+  json& record = result.record;
+  start_record(spec, record);
+  try {
+    std::unique_ptr<PreparedTask> prepared = set_up(spec, record, /*saves_checkpoints=*/group_leader);
+    const auto train_start = Clock::now();
+    std::unique_ptr<worker::TrainedMethod> trained;
+    try {
+      trained = train(*prepared);
+    } catch (const worker::TrainingInterrupted& stop) {
+      prepared->record_interrupt(stop.epoch);
+      throw;
+    }
+    record_training(*prepared, *trained, seconds_since(train_start));
+    // The other ranks of a group hold the same trained method: the leader evaluates it alone.
+    if (group_leader) result.prompts = evaluate(*prepared, *trained);
+    record["status"] = "ok";
+  } catch (const worker::TrainingInterrupted& e) {
+    result.prompts.clear();
+    mark_interrupted(record, e.what());
+  } catch (const std::exception& e) {
+    result.prompts.clear();
+    mark_failed(record, e);
+  }
+  finish_record(record, start);
   return result;
 }
 
-std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::TaskSpec& spec, json& record) {
+TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
+  return run_one(spec, [&](PreparedTask& prepared) {
+    worker::MethodEnvironment methods = environment();
+    return worker::find_method(spec.method).run(prepared.task, methods);
+  });
+}
+
+TaskResult TaskRunner::Impl::run_sharded(const sweeps::TaskSpec& spec, worker::Collectives& group) {
+  return run_one(
+      spec,
+      [&](PreparedTask& prepared) {
+        const worker::MethodEntry& method = worker::find_method(spec.method);
+        if (!method.run_sharded) {
+          throw Error("method " + spec.method + " cannot train across ranks", ErrorKind::internal);
+        }
+        // Every rank must stop at the same step, or the others would wait in a collective forever:
+        // the group stops when any of its ranks was asked to.
+        const std::function<bool()> asked = prepared.task.stop_requested;
+        prepared.task.stop_requested = [asked, &group] {
+          torch::Tensor votes = torch::full({1}, asked && asked() ? 1.0 : 0.0, torch::kFloat64);
+          group.all_reduce_sum(votes);
+          return votes.item<double>() > 0;
+        };
+        worker::MethodEnvironment methods = environment();
+        return method.run_sharded(prepared.task, methods, group);
+      },
+      /*group_leader=*/group.rank() == 0);
+}
+
+std::vector<TaskResult> TaskRunner::Impl::run_pack(const std::vector<sweeps::TaskSpec>& specs) {
+  std::vector<TaskResult> results(specs.size());
+  std::vector<Clock::time_point> starts(specs.size(), Clock::now());
+  std::vector<std::unique_ptr<PreparedTask>> prepared(specs.size());
+  std::vector<const worker::MethodTask*> tasks;
+  std::vector<size_t> packed;  // the index of each of `tasks` in `specs`
+  for (size_t i = 0; i < specs.size(); ++i) {
+    starts[i] = Clock::now();
+    start_record(specs[i], results[i].record);
+    try {
+      if (specs[i].method != specs.front().method || specs[i].settings.value("precision", "fp32") !=
+                                                         specs.front().settings.value("precision", "fp32")) {
+        throw Error("a pack holds tasks of one method and precision; task " + specs[i].id() + " differs from " +
+                        specs.front().id(),
+                    ErrorKind::internal);
+      }
+      prepared[i] = set_up(specs[i], results[i].record, /*saves_checkpoints=*/true);
+      tasks.push_back(&prepared[i]->task);
+      packed.push_back(i);
+    } catch (const std::exception& e) {
+      mark_failed(results[i].record, e);
+    }
+  }
+  const auto train_start = Clock::now();
+  std::vector<worker::PackedMethodResult> outcomes;
+  try {
+    const worker::MethodEntry& method = worker::find_method(specs.front().method);
+    if (!method.run_packed) throw Error("method " + specs.front().method + " cannot train packed", ErrorKind::internal);
+    worker::MethodEnvironment methods = environment();
+    if (!tasks.empty()) outcomes = method.run_packed(tasks, methods);
+  } catch (const std::exception& e) {  // the pack's own failure: each of its tasks says so
+    for (size_t i : packed) mark_failed(results[i].record, e);
+    packed.clear();
+  }
+  const double train_s = seconds_since(train_start);
+  for (size_t k = 0; k < packed.size(); ++k) {
+    const size_t i = packed[k];
+    json& record = results[i].record;
+    worker::PackedMethodResult& outcome = outcomes.at(k);
+    // The pass was shared: train_s is the pack's, as the record says.
+    record["pack"] = {{"tasks", tasks.size()}, {"position", k}};
+    try {
+      if (outcome.interrupted_epoch) {
+        prepared[i]->record_interrupt(*outcome.interrupted_epoch);
+        mark_interrupted(record, worker::TrainingInterrupted(*outcome.interrupted_epoch).what());
+        continue;
+      }
+      if (!outcome.trained) {
+        mark_failed(record, outcome.error, ErrorKind::user);
+        continue;
+      }
+      record_training(*prepared[i], *outcome.trained, train_s);
+      results[i].prompts = evaluate(*prepared[i], *outcome.trained);
+      record["status"] = "ok";
+    } catch (const std::exception& e) {
+      results[i].prompts.clear();
+      mark_failed(record, e);
+    }
+  }
+  for (size_t i = 0; i < specs.size(); ++i) finish_record(results[i].record, starts[i]);
+  return results;
+}
+
+std::unique_ptr<TaskRunner::Impl::PreparedTask> TaskRunner::Impl::set_up(const sweeps::TaskSpec& spec, json& record,
+                                                                         bool saves_checkpoints) {
   const auto setup_start = Clock::now();
+  auto prepared = std::make_unique<PreparedTask>();
+  prepared->spec = &spec;
+  prepared->record = &record;
   const sweeps::MethodInfo& method = spec.method_info();
-  const std::vector<std::string> classnames = store_.classnames(spec.dataset);
+  prepared->classnames = store_.classnames(spec.dataset);
+  const std::vector<std::string>& classnames = prepared->classnames;
   const int64_t num_classes = static_cast<int64_t>(classnames.size());
-  const bool base2novel = spec.protocol == "base2novel";
+  const bool base2novel = prepared->base2novel = spec.protocol == "base2novel";
   const Split& train = split(spec.dataset, "train");
 
   // The classes trained on and, for base2novel, the novel classes tested on (CoCoOp's subsample_classes
@@ -339,99 +529,90 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::run_unchecked(const sweeps::
     for (int64_t row : train_rows) train_labels.push_back(train.labels[row]);
   }
   const auto seen = base2novel ? sweeps::Subsample::kBase : sweeps::Subsample::kAll;
-  const sweeps::ClassSelection seen_classes = sweeps::select_classes(train_labels, seen);
-  const std::vector<std::string> seen_names = names_of(seen_classes, classnames);
-  sweeps::ClassSelection novel_classes;
-  if (base2novel) novel_classes = sweeps::select_classes(train_labels, sweeps::Subsample::kNew);
+  prepared->seen_classes = sweeps::select_classes(train_labels, seen);
+  prepared->seen_names = names_of(prepared->seen_classes, classnames);
+  if (base2novel) prepared->novel_classes = sweeps::select_classes(train_labels, sweeps::Subsample::kNew);
 
   // Dassl builds the classifier from the classes of the train split; a class with no training image is
   // not in it. Its test images are still scored (as errors) in the few-shot protocol, and left out of
   // base and novel alike in base2novel. Either way the record says so.
-  std::vector<std::string> missing;
   {
     const std::set<int> present(train_labels.begin(), train_labels.end());
     for (int64_t label = 0; label < num_classes; ++label) {
-      if (present.count(static_cast<int>(label)) == 0) missing.push_back(classnames[static_cast<size_t>(label)]);
+      if (present.count(static_cast<int>(label)) == 0) prepared->missing.push_back(classnames[static_cast<size_t>(label)]);
     }
   }
-  record["counts"] = {{"classes", seen_names.size()}};
-  if (base2novel) record["counts"]["novel_classes"] = novel_classes.labels.size();
+  record["counts"] = {{"classes", prepared->seen_names.size()}};
+  if (base2novel) record["counts"]["novel_classes"] = prepared->novel_classes.labels.size();
 
   // The method's task: its settings, the classes trained on and their few-shot samples.
-  const std::string prompt_template = store_.prompt_template(spec.dataset);
-  worker::MethodTask task;
+  worker::MethodTask& task = prepared->task;
   task.settings = spec.settings;
-  task.classnames = seen_names;
-  task.prompt_template = prompt_template;
+  task.classnames = prepared->seen_names;
+  task.prompt_template = store_.prompt_template(spec.dataset);
   task.seed = static_cast<uint64_t>(spec.seed);
-  Subset seen_val;
   if (method.trains) {
-    const Subset seen_train = select(seen_classes, train_rows, train.labels);
+    const Subset seen_train = select(prepared->seen_classes, train_rows, train.labels);
     task.train.features = take_rows(train.features, seen_train.rows);
     if (train.views.defined()) task.train.views = take_rows(train.views, seen_train.rows, 1);
     task.train.labels = torch::tensor(seen_train.labels, torch::kInt64);
     const Split& val = split(spec.dataset, "val");
-    seen_val = select(seen_classes, val_rows, val.labels);
-    task.val.features = take_rows(val.features, seen_val.rows);
-    task.val.labels = torch::tensor(seen_val.labels, torch::kInt64);
+    prepared->seen_val = select(prepared->seen_classes, val_rows, val.labels);
+    task.val.features = take_rows(val.features, prepared->seen_val.rows);
+    task.val.labels = torch::tensor(prepared->seen_val.labels, torch::kInt64);
     record["counts"]["train"] = seen_train.rows.size();
     record["counts"]["val_sampled"] = val_rows.size();
   }
-  std::optional<worker::TrainState> resume;
-  auto last_saved = Clock::now();
-  std::string checkpoint_path;
-  std::optional<worker::TrainState> latest_state;  // of the last finished epoch, until it is saved
-  int checkpoint_epoch = 0;                          // where the saved checkpoint resumes; 0: none
-  auto save_checkpoint = [&] {
-    if (!latest_state) return;
-    try {
-      save_train_checkpoint(checkpoint_path, record["spec"], *latest_state);
-      checkpoint_epoch = latest_state->next_epoch;
-    } catch (const Error& e) {  // the task goes on; only its resumability is lost
-      log_warning(std::string("task ") + spec.id() + ": cannot save a checkpoint: " + e.what());
-    }
-    latest_state.reset();
-  };
   if (method.trains && !options_.checkpoint_dir.empty()) {
     const std::string path = options_.checkpoint_dir + "/" + spec.id() + ".h5";
-    resume = load_train_checkpoint(path, record["spec"]);
-    if (resume) {
-      task.resume = &*resume;
-      checkpoint_epoch = resume->next_epoch;
-      record["train"]["resumed_at_epoch"] = resume->next_epoch;
-      log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " + std::to_string(resume->next_epoch));
+    prepared->resume = load_train_checkpoint(path, record["spec"]);
+    if (prepared->resume) {
+      task.resume = &*prepared->resume;
+      prepared->checkpoint_epoch = prepared->resume->next_epoch;
+      record["train"]["resumed_at_epoch"] = prepared->resume->next_epoch;
+      log_info("task " + spec.id() + ": resuming from its checkpoint at epoch " +
+               std::to_string(prepared->resume->next_epoch));
     }
-    checkpoint_path = path;
-    task.on_epoch_end = [&](const worker::TrainState& state) {
-      latest_state = state;  // small (the trained tensors); saved at once when a stop is requested
-      if (seconds_since(last_saved) < options_.checkpoint_every_s) return;
-      save_checkpoint();
-      last_saved = Clock::now();
-    };
+    if (saves_checkpoints) {
+      prepared->checkpoint_path = path;
+      PreparedTask* state = prepared.get();
+      task.on_epoch_end = [this, state](const worker::TrainState& epoch_state) {
+        state->latest_state = epoch_state;  // small (the trained tensors); saved at once when a stop is requested
+        if (seconds_since(state->last_saved) < options_.checkpoint_every_s) return;
+        state->save_checkpoint();
+        state->last_saved = Clock::now();
+      };
+    }
     task.stop_requested = options_.stop_requested;
   }
   record["timings"]["setup_s"] = seconds_since(setup_start);
+  return prepared;
+}
 
-  const auto train_start = Clock::now();
-  worker::MethodEnvironment environment{tokenizer_, [this](torch::Dtype dtype) -> worker::TextEncoder& {
-                                          return encoder_for(dtype);
-                                        },
-                                        device_, options_.max_sequences};
-  std::unique_ptr<worker::TrainedMethod> trained;
-  try {
-    trained = worker::find_method_runner(spec.method)(task, environment);
-  } catch (const worker::TrainingInterrupted& stop) {
-    save_checkpoint();
-    record["train"]["interrupted_in_epoch"] = stop.epoch + 1;
-    record["train"]["checkpoint_epoch"] = checkpoint_epoch;  // 0: no epoch finished, it starts over
-    throw;
-  }
-  if (method.trains) {
-    json train_summary = trained->report;
+void TaskRunner::Impl::record_training(PreparedTask& prepared, const worker::TrainedMethod& trained, double seconds) {
+  json& record = *prepared.record;
+  if (prepared.spec->method_info().trains) {
+    json train_summary = trained.report;
     if (record.contains("train")) train_summary.update(record["train"]);
     record["train"] = train_summary;
   }
-  record["timings"]["train_s"] = seconds_since(train_start);
+  record["timings"]["train_s"] = seconds;
+}
+
+std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepared, worker::TrainedMethod& trained_method) {
+  const sweeps::TaskSpec& spec = *prepared.spec;
+  json& record = *prepared.record;
+  worker::TrainedMethod* trained = &trained_method;
+  const std::vector<std::string>& classnames = prepared.classnames;
+  const int64_t num_classes = static_cast<int64_t>(classnames.size());
+  const bool base2novel = prepared.base2novel;
+  const std::vector<std::string>& seen_names = prepared.seen_names;
+  const sweeps::ClassSelection& seen_classes = prepared.seen_classes;
+  const sweeps::ClassSelection& novel_classes = prepared.novel_classes;
+  const std::vector<std::string>& missing = prepared.missing;
+  const Subset& seen_val = prepared.seen_val;
+  const worker::MethodTask& task = prepared.task;
+  const std::string& prompt_template = task.prompt_template;
 
   // The classifiers: of the classes trained on, and of the novel classes where the method has one.
   const auto eval_start = Clock::now();
@@ -524,7 +705,23 @@ TaskRunner::TaskRunner(const RunnerOptions& options) : impl_(std::make_unique<Im
 TaskRunner::~TaskRunner() = default;
 sweeps::TaskSpec TaskRunner::prepare(sweeps::TaskSpec spec) { return impl_->prepare(std::move(spec)); }
 TaskResult TaskRunner::run(const sweeps::TaskSpec& prepared) { return impl_->run(prepared); }
+std::vector<TaskResult> TaskRunner::run_pack(const std::vector<sweeps::TaskSpec>& prepared) {
+  return impl_->run_pack(prepared);
+}
+TaskResult TaskRunner::run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group) {
+  return impl_->run_sharded(prepared, group);
+}
+std::string TaskRunner::pack_key(const sweeps::TaskSpec& prepared) const {
+  if (!worker::find_method(prepared.method).run_packed) return "";
+  return prepared.dataset + "|" + prepared.method + "|" + prepared.settings.value("precision", std::string("fp32"));
+}
+
+bool TaskRunner::can_split(const sweeps::TaskSpec& prepared) const {
+  return worker::find_method(prepared.method).run_sharded && !prepared.settings.value("class_specific", false);
+}
+
 const storage::FeatureStoreReader& TaskRunner::store() const { return impl_->store_; }
+const std::string& TaskRunner::device() const { return impl_->options_.device; }
 std::string TaskRunner::device_description() const { return impl_->device_description(); }
 const std::string& TaskRunner::checkpoint_digest() const { return impl_->checkpoint_digest_; }
 const std::string& TaskRunner::features_digest(const std::string& dataset) { return impl_->features_digest(dataset); }

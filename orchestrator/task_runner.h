@@ -32,6 +32,10 @@
 #include "storage/prompt_store.h"
 #include "sweeps/task_spec.h"
 
+namespace pg::worker {
+class Collectives;
+}
+
 namespace pg::orchestrator {
 
 struct RunnerOptions {
@@ -71,8 +75,25 @@ class TaskRunner {
   sweeps::TaskSpec prepare(sweeps::TaskSpec spec);
   // Runs a prepared task. Never throws for the task's own errors: they give status "failed".
   TaskResult run(const sweeps::TaskSpec& prepared);
+  // Prepared tasks of one method that can train packed (worker/methods/registry.h) and one precision,
+  // trained together: one text-encoder pass per step for all. Each result equals its task's run()
+  // (within float rounding) and is its own record, with "pack" {tasks, position}; timings.train_s is
+  // the pack's.
+  std::vector<TaskResult> run_pack(const std::vector<sweeps::TaskSpec>& prepared);
+  // A prepared task trained across the ranks of `group` (every rank calls this with the same task):
+  // its classes split among them. The group stops together when any rank is asked to stop. Rank 0
+  // saves the checkpoints, evaluates and returns the record and the prompts; the other ranks return a
+  // record without metrics.
+  TaskResult run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group);
+
+  // What the scheduler needs of a prepared task: the key of the tasks it may train with in a pack
+  // (dataset, method, precision; empty when its method trains alone), and whether its method can
+  // split it across ranks (run_sharded; not a class-specific context, whose rows are per class).
+  std::string pack_key(const sweeps::TaskSpec& prepared) const;
+  bool can_split(const sweeps::TaskSpec& prepared) const;
 
   const storage::FeatureStoreReader& store() const;
+  const std::string& device() const;  // as given: "cpu", "cuda:1"
   std::string device_description() const;
   // XXH64 of the text tower's weights as loaded (names, shapes, float32 values, logit scale).
   const std::string& checkpoint_digest() const;

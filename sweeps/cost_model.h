@@ -17,6 +17,16 @@
 
 namespace pg::sweeps {
 
+// The size of a task's training step, which decides whether it packs with others (small) or splits
+// across ranks (large): the classes trained on, and an estimate of the text encoder's activation
+// memory for one step (the classes' prompts through CLIP's 12-layer, 512-wide text tower, kept for the
+// backward pass, in the task's precision; without the shared prefix's saving, so an upper bound).
+struct TrainingStep {
+  int64_t classes = 0;
+  double memory_bytes = 0;
+};
+TrainingStep estimated_step(const TaskSpec& spec, const DatasetFacts& dataset);
+
 // The estimated work of a resolved task on a dataset, in FLOPs.
 double estimated_flops(const TaskSpec& spec, const DatasetFacts& dataset);
 

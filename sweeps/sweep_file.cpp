@@ -26,7 +26,8 @@ constexpr size_t kMaxTasks = 1'000'000;
 constexpr int kMaxNesting = 64;
 
 const std::vector<std::string> kTopKeys = {"features", "clip",    "vocab",  "protocol", "datasets", "source",
-                                           "shots",    "seeds",   "methods", "search",  "slurm"};
+                                           "shots",    "seeds",   "methods", "search",  "slurm",
+                                           "scale"};
 }  // namespace
 
 const std::vector<std::string> kSlurmKeys = {"nodes",      "gpus_per_node", "cpus_per_gpu", "time",
@@ -481,6 +482,31 @@ Sweep parse_checked(const std::string& text, const std::string& file, const std:
       const std::string path = "slurm." + item.first.Scalar();
       sweep.slurm[item.first.Scalar()] = {reader.scalar<std::string>(item.second, path, "one value"),
                                           reader.where(path, item.second)};
+    }
+  }
+
+  if (root["scale"].IsDefined()) {
+    const YAML::Node scale = root["scale"];
+    if (!scale.IsMap()) reader.fail("scale", scale, "must be a mapping such as {pack_tasks: 8, split_workers: 4}");
+    reader.check_keys(scale, "scale",
+                      {"pack_tasks", "pack_below_classes", "pack_memory_gb", "split_workers", "split_from_classes"});
+    auto whole = [&](const std::string& key, auto& field) {
+      if (!scale[key].IsDefined()) return;
+      const std::string path = "scale." + key;
+      const auto value = reader.scalar<int64_t>(scale[key], path, "a whole number of at least 1");
+      if (value < 1 || value > 1'000'000) reader.fail(path, scale[key], "is " + std::to_string(value) + "; give 1 to 1000000");
+      field = static_cast<std::decay_t<decltype(field)>>(value);
+    };
+    whole("pack_tasks", sweep.scale.pack_tasks);
+    whole("pack_below_classes", sweep.scale.pack_below_classes);
+    whole("split_workers", sweep.scale.split_workers);
+    whole("split_from_classes", sweep.scale.split_from_classes);
+    if (scale["pack_memory_gb"].IsDefined()) {
+      const double gb = reader.scalar<double>(scale["pack_memory_gb"], "scale.pack_memory_gb", "a number of GB");
+      if (!(gb > 0) || !std::isfinite(gb)) {
+        reader.fail("scale.pack_memory_gb", scale["pack_memory_gb"], "must be a positive number of GB, such as 4");
+      }
+      sweep.scale.pack_memory_gb = gb;
     }
   }
 

@@ -18,6 +18,8 @@
 //     samples: 8
 //     seed: 1
 //     space: {coop.lr: {log_uniform: [1e-4, 1e-1]}, coop.n_ctx: {choice: [4, 8, 16]}}
+//   scale:                         # optional: how `run` packs small tasks and splits large ones (ScaleSettings)
+//     pack_tasks: 8
 //   slurm:                         # optional: defaults for `promptgrid slurm submit` (kSlurmKeys)
 //     partition: gpu
 //     gpus_per_node: 4
@@ -48,6 +50,21 @@ struct SlurmDefault {
   std::string where;  // "sweep.yaml:23 (slurm.partition)", for errors
 };
 
+// The `scale:` section: how `promptgrid run` fills its devices (orchestrator/scheduler.h). Not part of
+// any task: a task's result is the same, to float rounding, however it ran.
+struct ScaleSettings {
+  // Tasks training fewer than pack_below_classes classes (a step too small to fill a device) train
+  // together, pack_tasks at most, of one dataset, method and precision, while their estimated step
+  // memory (sweeps/cost_model.h) sums to at most pack_memory_gb. pack_tasks: 1 turns packing off.
+  int pack_tasks = 8;
+  int64_t pack_below_classes = 100;
+  double pack_memory_gb = 4;
+  // Tasks training at least split_from_classes classes (ImageNet, SUN397) split their classes across
+  // up to split_workers idle workers (MPI ranks; class-sharded CoOp). split_workers: 1 turns it off.
+  int split_workers = 4;
+  int64_t split_from_classes = 300;
+};
+
 // One concrete setting of one method (grid and search already expanded).
 struct MethodSetting {
   std::string name;            // a method of sweeps/method_settings.h
@@ -73,6 +90,7 @@ struct Sweep {
   std::string source_where;
   // The `slurm:` section (not part of any task: it changes no task id).
   std::map<std::string, SlurmDefault> slurm;
+  ScaleSettings scale;
   // The sweep with overrides applied and paths made absolute, as YAML: what DIR/sweep.yaml keeps.
   std::string resolved_yaml;
 };

@@ -75,7 +75,7 @@ TEST(ShardedCoOp, TwoAndThreeRanksTrainLikeOne) {
     EXPECT_EQ(sharded["all_reduce"].get<std::vector<double>>(),
               (std::vector<double>{ranks * (ranks - 1) / 2.0, static_cast<double>(ranks)}));
     EXPECT_EQ(sharded["broadcast"].get<std::vector<double>>(), std::vector<double>(3, 10.0 * (ranks - 1)));
-    // Split by parity: 2 ranks {0}, {1} give sums [0, 1]; 3 ranks {0, 2}, {1} give [2, 1, 2]. Rank 0's
+    // Groups by parity (create_group): 2 ranks {0}, {1} give sums [0, 1]; 3 ranks {0, 2}, {1} give [2, 1, 2]. Rank 0's
     // group has ranks 0, 2, ...
     const std::vector<double> group_sums = ranks == 2 ? std::vector<double>{0, 1} : std::vector<double>{2, 1, 2};
     EXPECT_EQ(sharded["group_sums"].get<std::vector<double>>(), group_sums);

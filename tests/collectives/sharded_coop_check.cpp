@@ -43,7 +43,9 @@ int run(int argc, char** argv) {
   // Groups of ranks: even and odd world ranks, each summing its members' world ranks; every rank's
   // group sum gathered over the world.
   {
-    MPI_Comm communicator = split_group(MPI_COMM_WORLD, group.rank() % 2);
+    std::vector<int> same_parity;
+    for (int rank = group.rank() % 2; rank < group.size(); rank += 2) same_parity.push_back(rank);
+    MPI_Comm communicator = create_group(MPI_COMM_WORLD, same_parity, /*tag=*/7);
     MpiCollectives parity(communicator);
     MPI_Comm_free(&communicator);  // the backend keeps its own duplicate
     torch::Tensor members = torch::tensor({static_cast<double>(group.rank())});

@@ -118,6 +118,81 @@ TEST_F(RunCommand, ThreeMpiRanksGiveTheSameJournalAsOneProcess) {
             testing::read_bytes(dir_ + "/mpi/tables/base2novel.md"));
 }
 
+// The same task's records, trained alone and trained another way (packed, split): the same steps and
+// learning rates, losses within 1e-5 (float rounding of a different summation order) and the same
+// accuracies.
+void expect_same_training(const json& alone, const json& other) {
+  ASSERT_EQ(other["status"], "ok") << other.dump();
+  EXPECT_EQ(other["train"]["steps"], alone["train"]["steps"]);
+  EXPECT_EQ(other["train"]["lr_per_epoch"], alone["train"]["lr_per_epoch"]);
+  const auto losses = other["train"]["loss_per_epoch"].get<std::vector<double>>();
+  const auto expected = alone["train"]["loss_per_epoch"].get<std::vector<double>>();
+  ASSERT_EQ(losses.size(), expected.size());
+  for (size_t e = 0; e < losses.size(); ++e) EXPECT_NEAR(losses[e], expected[e], 1e-5 * std::abs(expected[e]));
+  for (const auto& [name, value] : alone["metrics"].items()) {
+    EXPECT_NEAR(other["metrics"].at(name).get<double>(), value.get<double>(), 1e-9) << name << ": " << other.dump();
+  }
+}
+
+TEST_F(RunCommand, PackedTasksGiveTheResultsOfTasksRunAlone) {
+  const auto alone = run(dir_ + "/alone", "scale.pack_tasks=1");
+  ASSERT_EQ(alone.exit_code, 0) << alone.output;
+  const auto packed = run(dir_ + "/packed", "scale.pack_tasks=5");
+  ASSERT_EQ(packed.exit_code, 0) << packed.output;
+  std::map<std::string, json> by_id;
+  for (const auto& record : journal(dir_ + "/alone")) {
+    EXPECT_FALSE(record.contains("pack")) << record.dump();
+    by_id[record["task_id"]] = record;
+  }
+  const std::vector<json> records = journal(dir_ + "/packed");
+  ASSERT_EQ(records.size(), kTasks) << "one record per task";
+  std::map<int, int> pack_sizes;  // tasks per pack -> records
+  for (const auto& record : records) {
+    ASSERT_EQ(by_id.count(record["task_id"]), 1u) << record.dump();
+    if (record["spec"]["method"] == "coop") {
+      ASSERT_TRUE(record.contains("pack")) << record.dump();
+      ++pack_sizes[record["pack"]["tasks"].get<int>()];
+      expect_same_training(by_id[record["task_id"]], record);
+      EXPECT_TRUE(file_exists(dir_ + "/packed/" + record["prompt_file"].get<std::string>()));
+      EXPECT_TRUE(file_exists(dir_ + "/packed/logs/" + record["task_id"].get<std::string>() + ".log"));
+    } else {
+      EXPECT_FALSE(record.contains("pack")) << "zero-shot CLIP does not pack: " << record.dump();
+      EXPECT_EQ(record["metrics"], by_id[record["task_id"]]["metrics"]);
+    }
+  }
+  // 8 CoOp tasks per dataset: packs of 5 and 3.
+  EXPECT_EQ(pack_sizes, (std::map<int, int>{{3, 6}, {5, 10}}));
+}
+
+TEST_F(RunCommand, LargeTasksSplitAcrossIdleMpiRanksTrainAsOnOneRank) {
+  const auto alone = run(dir_ + "/alone", "scale.pack_tasks=1");
+  ASSERT_EQ(alone.exit_code, 0) << alone.output;
+  // Every CoOp task counts as large; nothing packs. The first task handed out (CoOp: the most
+  // expensive) finds both worker ranks idle and splits across them.
+  const auto split = run_shell(mpirun() + " run " + dir_ + "/sweep.yaml --out " + dir_ +
+                               "/split --threads 1 scale.pack_tasks=1 scale.split_from_classes=2");
+  ASSERT_EQ(split.exit_code, 0) << split.output;
+  std::map<std::string, json> by_id;
+  for (const auto& record : journal(dir_ + "/alone")) by_id[record["task_id"]] = record;
+  const std::vector<json> records = journal(dir_ + "/split");
+  ASSERT_EQ(records.size(), kTasks) << "one record per task, none from the helper ranks";
+  int splits = 0;
+  for (const auto& record : records) {
+    EXPECT_FALSE(record.contains("split_member")) << record.dump();
+    if (record["spec"]["method"] != "coop") continue;
+    expect_same_training(by_id[record["task_id"]], record);
+    if (record["train"].value("ranks", 1) == 2) {
+      ++splits;
+      // The helper's log sits beside the leader's.
+      const int helper = 3 - record["rank"].get<int>();
+      EXPECT_TRUE(file_exists(dir_ + "/split/logs/" + record["task_id"].get<std::string>() + ".rank" +
+                              std::to_string(helper) + ".log"));
+    }
+  }
+  EXPECT_GE(splits, 1) << split.output;
+  EXPECT_EQ(testing::read_bytes(dir_ + "/alone/tables/fewshot.md"), testing::read_bytes(dir_ + "/split/tables/fewshot.md"));
+}
+
 TEST_F(RunCommand, PlanCountsTasksAndCostsWithoutRunningAnything) {
   const auto plan = run_promptgrid("plan " + dir_ + "/sweep.yaml seeds=[1,2,3]");
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
@@ -146,7 +221,8 @@ TEST_F(RunCommand, RetryableFailuresAreRetriedThenJournaledWithTheirKind) {
 
 TEST_F(RunCommand, MaxFailuresStopsTheSweepAndUserErrorsAreNotRetried) {
   // fp16 needs a CUDA device: every CoOp task fails the same way (a user error: retrying cannot help).
-  const auto result = run("--retries 3 --max-failures 1 methods.1.precision=fp16");
+  // Tasks run one at a time (a pack would fail all its tasks at once).
+  const auto result = run("--retries 3 --max-failures 1 methods.1.precision=fp16 scale.pack_tasks=1");
   EXPECT_EQ(result.exit_code, 2) << result.output;
   EXPECT_NE(result.output.find("stopped after 1 failed tasks"), std::string::npos) << result.output;
   EXPECT_EQ(result.output.find("retrying"), std::string::npos) << result.output;

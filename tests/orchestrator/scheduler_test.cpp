@@ -101,5 +101,75 @@ TEST(Scheduler, RetryAvoidsTheWorkerItFailedOn) {
   EXPECT_EQ(*alone.next_for(0), 0u);  // with one worker it runs there again
 }
 
+SchedulerTask small(const std::string& key, double cost, double bytes = 1) {
+  return {"d", cost, key, /*can_split=*/false, /*classes=*/10, bytes};
+}
+
+ScaleOptions packing(int tasks, double memory) {
+  ScaleOptions scale;
+  scale.pack_tasks = tasks;
+  scale.pack_below_classes = 50;
+  scale.pack_memory_bytes = memory;
+  return scale;
+}
+
+TEST(Scheduler, SmallTasksOfOneKeyPackUpToTheCountAndTheMemoryBudget) {
+  // Keys: "coop" x4 (costs 9, 7, 5, 3), "kg" x1 (8), a big coop task (100 classes) and a task that
+  // never packs (empty key).
+  std::vector<SchedulerTask> tasks = {small("coop", 9), small("kg", 8),  small("coop", 7), small("coop", 5),
+                                      small("coop", 3), {"d", 6, "coop", false, 100, 1}, small("", 4)};
+  Scheduler scheduler(tasks, 2, packing(3, 10));
+  const Assignment first = *scheduler.assign(0);
+  EXPECT_EQ(first.tasks, (std::vector<size_t>{0, 2, 3}));  // the three most expensive coop tasks, not the big one
+  EXPECT_EQ(first.workers, std::vector<int>{0});
+  EXPECT_EQ(*scheduler.assign(1)->tasks.begin(), 1u);  // kg alone: no other kg task
+  EXPECT_EQ(scheduler.assign(1)->tasks, std::vector<size_t>{5});     // the big task alone
+  EXPECT_EQ(scheduler.assign(1)->tasks, std::vector<size_t>{6});     // no key: alone
+  EXPECT_EQ(scheduler.assign(1)->tasks, std::vector<size_t>{4});
+  EXPECT_FALSE(scheduler.assign(1));
+  EXPECT_EQ(scheduler.running(), tasks.size());
+  for (size_t task = 0; task < tasks.size(); ++task) scheduler.finished(task);
+  EXPECT_EQ(scheduler.running(), 0u);
+
+  // The memory budget: steps of 4 bytes, a budget of 10 holds two.
+  Scheduler budget({small("coop", 3, 4), small("coop", 2, 4), small("coop", 1, 4)}, 1, packing(8, 10));
+  EXPECT_EQ(budget.assign(0)->tasks, (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(budget.assign(0)->tasks, std::vector<size_t>{2});
+  // Packing off: one task at a time.
+  Scheduler off({small("coop", 3), small("coop", 2)}, 1);
+  EXPECT_EQ(off.assign(0)->tasks, std::vector<size_t>{0});
+}
+
+TEST(Scheduler, APackLeavesOutARetryThatFailedOnThisWorker) {
+  Scheduler scheduler({small("coop", 3), small("coop", 2), small("coop", 1)}, 2, packing(8, 100));
+  EXPECT_EQ(*scheduler.next_for(0), 0u);
+  EXPECT_EQ(*scheduler.next_for(1), 1u);
+  scheduler.retry(1, 1);
+  EXPECT_EQ(scheduler.assign(1)->tasks, std::vector<size_t>{2});  // not task 1, which failed here
+  EXPECT_EQ(scheduler.assign(0)->tasks, std::vector<size_t>{1});
+}
+
+TEST(Scheduler, LargeTasksSplitAcrossIdleWorkersAndNeverWait) {
+  ScaleOptions scale;
+  scale.split_workers = 3;
+  scale.split_from_classes = 500;
+  std::vector<SchedulerTask> tasks = {{"imagenet", 100, "", true, 1000, 0}, {"sun", 50, "", true, 397, 0},
+                                      {"tiny", 40, "", true, 2, 0}, {"csc", 30, "", false, 1000, 0}};
+  scale.split_from_classes = 300;
+  Scheduler scheduler(tasks, 6, scale);
+  const Assignment first = *scheduler.assign(0, {1, 2, 3, 4});
+  EXPECT_EQ(first.tasks, std::vector<size_t>{0});
+  EXPECT_EQ(first.workers, (std::vector<int>{0, 1, 2}));  // at most 3 workers
+  EXPECT_EQ(scheduler.assign(3, {4})->workers, (std::vector<int>{3, 4}));  // sun: only one more is idle
+  EXPECT_EQ(scheduler.assign(5)->workers, std::vector<int>{5});           // tiny: below the threshold
+  // A task whose method cannot split runs alone, whatever its size.
+  EXPECT_EQ(scheduler.assign(1, {2})->workers, std::vector<int>{1});
+  EXPECT_EQ(scheduler.running(), 4u);
+  // Never more workers than classes.
+  scale.split_from_classes = 2;
+  Scheduler few({{"tiny", 1, "", true, 2, 0}}, 4, scale);
+  EXPECT_EQ(few.assign(0, {1, 2, 3})->workers, (std::vector<int>{0, 1}));
+}
+
 }  // namespace
 }  // namespace pg::orchestrator

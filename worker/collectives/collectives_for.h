@@ -10,7 +10,7 @@
 
 namespace pg::worker {
 
-// Collective over `communicator` (the group's ranks, e.g. from split_group).
+// Collective over `communicator` (the group's ranks, e.g. from create_group).
 std::unique_ptr<Collectives> collectives_for(MPI_Comm communicator, const torch::Device& device);
 
 }  // namespace pg::worker

@@ -104,11 +104,16 @@ void MpiCollectives::broadcast(torch::Tensor& tensor, int root) {
   if (!contiguous.is_same(tensor)) tensor.copy_(contiguous);
 }
 
-MPI_Comm split_group(MPI_Comm parent, int group) {
-  int rank = 0;
-  check(MPI_Comm_rank(parent, &rank), "Comm_rank");
+MPI_Comm create_group(MPI_Comm parent, const std::vector<int>& ranks, int tag) {
+  MPI_Group all = MPI_GROUP_NULL, members = MPI_GROUP_NULL;
+  check(MPI_Comm_group(parent, &all), "Comm_group");
+  const int included = MPI_Group_incl(all, static_cast<int>(ranks.size()), ranks.data(), &members);
+  MPI_Group_free(&all);
+  check(included, "Group_incl");
   MPI_Comm communicator = MPI_COMM_NULL;
-  check(MPI_Comm_split(parent, group, rank, &communicator), "Comm_split");
+  const int created = MPI_Comm_create_group(parent, members, tag, &communicator);
+  MPI_Group_free(&members);
+  check(created, "Comm_create_group");
   return communicator;
 }
 

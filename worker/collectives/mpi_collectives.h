@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <memory>
+#include <vector>
 
 #include "worker/collectives/collectives.h"
 
@@ -31,9 +32,10 @@ class MpiCollectives : public Collectives {
   int size_ = 1;
 };
 
-// Splits `parent` into groups: ranks passing the same `group` form one communicator, ordered by their
-// rank in `parent`. Collective over `parent`. A backend built on it keeps its own duplicate, so the
-// caller frees it (MPI_Comm_free) once the backend exists.
-MPI_Comm split_group(MPI_Comm parent, int group);
+// A communicator of `ranks` of `parent` (group rank i is ranks[i]), created by those ranks alone while
+// the others go on with their own work: what the workers that split one task use. Every member passes
+// the same ranks and `tag` (which tells apart groups being created at once). A backend built on it
+// keeps its own duplicate, so the caller frees it (MPI_Comm_free) once the backend exists.
+MPI_Comm create_group(MPI_Comm parent, const std::vector<int>& ranks, int tag);
 
 }  // namespace pg::worker

@@ -13,12 +13,14 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "storage/prompt_store.h"
 #include "text/tokenizer.h"
 #include "worker/clip/text_encoder.h"
+#include "worker/collectives/collectives.h"
 #include "worker/prompt_training.h"
 
 namespace pg::worker {
@@ -73,6 +75,22 @@ class TrainedMethod {
 };
 
 using MethodRunner = std::function<std::unique_ptr<TrainedMethod>(const MethodTask&, MethodEnvironment&)>;
+
+// One task's outcome when several trained together (a pack): exactly one of the three is set.
+struct PackedMethodResult {
+  std::unique_ptr<TrainedMethod> trained;  // it finished
+  std::string error;                       // it failed alone (its data, a non-finite loss)
+  std::optional<int> interrupted_epoch;    // a stop came first, in this epoch (0-based)
+};
+// Methods that can train several tasks in one pass per step (the same precision; each task keeps
+// its own sample, seed, schedule and result): the scheduler packs small tasks of such methods. An
+// error that concerns the whole pack is thrown.
+using PackedMethodRunner =
+    std::function<std::vector<PackedMethodResult>(const std::vector<const MethodTask*>&, MethodEnvironment&)>;
+// Methods that can train one task across the ranks of a group (their classes split among them);
+// every rank runs it with the same task and gets the same trained method.
+using ShardedMethodRunner =
+    std::function<std::unique_ptr<TrainedMethod>(const MethodTask&, MethodEnvironment&, Collectives&)>;
 
 // --- Helpers the SGD-trained methods share --------------------------------------------------------
 

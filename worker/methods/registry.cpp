@@ -11,18 +11,18 @@ namespace pg::worker {
 
 const std::vector<MethodEntry>& method_implementations() {
   static const std::vector<MethodEntry> table = {
-      {"zeroshot", run_zeroshot},
-      {"coop", run_coop},
-      {"kgcoop", run_kgcoop},
-      {"cocoop", run_cocoop},
-      {"linear_probe", run_linear_probe},
+      {"zeroshot", run_zeroshot, nullptr, nullptr},
+      {"coop", run_coop, run_coop_packed, run_coop_sharded},
+      {"kgcoop", run_kgcoop, nullptr, nullptr},
+      {"cocoop", run_cocoop, nullptr, nullptr},
+      {"linear_probe", run_linear_probe, nullptr, nullptr},
   };
   return table;
 }
 
-const MethodRunner& find_method_runner(const std::string& name) {
+const MethodEntry& find_method(const std::string& name) {
   for (const auto& entry : method_implementations()) {
-    if (name == entry.name) return entry.run;
+    if (name == entry.name) return entry;
   }
   throw Error("no implementation of method '" + name + "' in worker/methods/registry.cpp", ErrorKind::internal);
 }

@@ -12,10 +12,12 @@ namespace pg::worker {
 struct MethodEntry {
   const char* name;
   MethodRunner run;
+  PackedMethodRunner run_packed;    // empty: its tasks always train alone
+  ShardedMethodRunner run_sharded;  // empty: its tasks always train on one rank
 };
 
 const std::vector<MethodEntry>& method_implementations();
 // A pg::Error (kind internal) when no implementation has this name.
-const MethodRunner& find_method_runner(const std::string& name);
+const MethodEntry& find_method(const std::string& name);
 
 }  // namespace pg::worker

@@ -1,7 +1,10 @@
 #include "worker/methods/coop/coop_method.h"
 
+#include "common/error.h"
 #include "worker/evaluation.h"
 #include "worker/methods/coop/coop_trainer.h"
+#include "worker/methods/coop/packed_coop_training.h"
+#include "worker/methods/coop/sharded_coop_training.h"
 
 namespace pg::worker {
 
@@ -37,6 +40,19 @@ std::unique_ptr<Classifier> TrainedPrompt::classifier(const std::vector<std::str
   return std::make_unique<TextFeatureClassifier>(coop_text_features(other, encoder_));
 }
 
+namespace {
+
+std::unique_ptr<TrainedMethod> trained_prompt(CoOpPromptLearner& learner, TextEncoder& encoder,
+                                              const MethodTask& task, MethodEnvironment& environment,
+                                              const TrainReport& report, const TrainOptions& options) {
+  auto trained = std::make_unique<TrainedPrompt>(learner, encoder, environment.tokenizer, task.classnames, task.seed);
+  trained->report = sgd_report(report, options);
+  trained->report["n_ctx"] = learner->options().n_ctx;
+  return trained;
+}
+
+}  // namespace
+
 std::unique_ptr<TrainedMethod> run_coop(const MethodTask& task, MethodEnvironment& environment) {
   const torch::Dtype dtype = precision_dtype(task.settings);
   TextEncoder& encoder = environment.encoder(dtype);
@@ -44,9 +60,68 @@ std::unique_ptr<TrainedMethod> run_coop(const MethodTask& task, MethodEnvironmen
                             task.seed);
   const TrainOptions options = sgd_options(task, environment.device, dtype);
   const TrainReport report = train_coop(learner, encoder, task.train, options);
-  auto trained = std::make_unique<TrainedPrompt>(learner, encoder, environment.tokenizer, task.classnames, task.seed);
-  trained->report = sgd_report(report, options);
-  trained->report["n_ctx"] = learner->options().n_ctx;
+  return trained_prompt(learner, encoder, task, environment, report, options);
+}
+
+std::vector<PackedMethodResult> run_coop_packed(const std::vector<const MethodTask*>& tasks,
+                                                MethodEnvironment& environment) {
+  if (tasks.empty()) return {};
+  const torch::Dtype dtype = precision_dtype(tasks.front()->settings);
+  for (const MethodTask* task : tasks) {
+    if (precision_dtype(task->settings) != dtype) {
+      throw Error("packed CoOp tasks must share one precision (one text encoder)", ErrorKind::internal);
+    }
+  }
+  TextEncoder& encoder = environment.encoder(dtype);
+  std::vector<PackedMethodResult> results(tasks.size());
+  std::vector<PackedCoOpRun> runs;
+  std::vector<size_t> task_of_run;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const MethodTask& task = *tasks[i];
+    try {
+      CoOpPromptLearner learner(coop_learner_options(task.settings), task.classnames, environment.tokenizer, encoder,
+                                task.seed);
+      runs.push_back({learner, task.train, sgd_options(task, environment.device, dtype)});
+      task_of_run.push_back(i);
+    } catch (const Error& e) {  // this task's prompt (a context too long for its class names)
+      results[i].error = e.what();
+    }
+  }
+  const std::vector<PackedRunResult> outcomes = train_coop_packed(runs, encoder);
+  for (size_t run = 0; run < runs.size(); ++run) {
+    PackedMethodResult& result = results[task_of_run[run]];
+    const PackedRunResult& outcome = outcomes[run];
+    if (outcome.report) {
+      result.trained = trained_prompt(runs[run].learner, encoder, *tasks[task_of_run[run]], environment,
+                                      *outcome.report, runs[run].options);
+    } else if (outcome.interrupted_epoch) {
+      result.interrupted_epoch = outcome.interrupted_epoch;
+    } else {
+      result.error = outcome.error;
+    }
+  }
+  return results;
+}
+
+std::unique_ptr<TrainedMethod> run_coop_sharded(const MethodTask& task, MethodEnvironment& environment,
+                                                Collectives& group) {
+  const torch::Dtype dtype = precision_dtype(task.settings);
+  TextEncoder& encoder = environment.encoder(dtype);
+  const CoOpOptions prompt = coop_learner_options(task.settings);
+  const auto classes = static_cast<int64_t>(task.classnames.size());
+  const ClassShard shard = class_shard(classes, group.rank(), group.size());
+  const std::vector<std::string> mine(task.classnames.begin() + shard.begin,
+                                      task.classnames.begin() + shard.begin + shard.count);
+  // The same seed on every rank: the generic context starts identical whatever the classes.
+  CoOpPromptLearner shard_learner(prompt, mine, environment.tokenizer, encoder, task.seed);
+  const TrainOptions options = sgd_options(task, environment.device, dtype);
+  ShardedCoOpObjective objective(shard_learner, encoder, classes, group, environment.device, dtype);
+  const TrainReport report = train_prompt(objective, task.train, options);
+  CoOpPromptLearner learner(prompt, task.classnames, environment.tokenizer, encoder, task.seed);
+  learner->to(environment.device);
+  learner->set_context(shard_learner->context().detach());
+  std::unique_ptr<TrainedMethod> trained = trained_prompt(learner, encoder, task, environment, report, options);
+  trained->report["ranks"] = group.size();
   return trained;
 }
 

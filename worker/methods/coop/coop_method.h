@@ -32,5 +32,12 @@ class TrainedPrompt : public TrainedMethod {
 };
 
 std::unique_ptr<TrainedMethod> run_coop(const MethodTask& task, MethodEnvironment& environment);
+// Several CoOp tasks of one precision trained together (packed_coop_training.h); each result equals
+// its task's run_coop.
+std::vector<PackedMethodResult> run_coop_packed(const std::vector<const MethodTask*>& tasks,
+                                                MethodEnvironment& environment);
+// One CoOp task over the ranks of `group`, its classes split among them (sharded_coop_training.h).
+std::unique_ptr<TrainedMethod> run_coop_sharded(const MethodTask& task, MethodEnvironment& environment,
+                                                Collectives& group);
 
 }  // namespace pg::worker

@@ -11,9 +11,6 @@ CoOpObjective::CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, tor
   encoder_->eval();
 }
 
-namespace {
-
-// Text features [n_cls, E] of the learner's prompts in `dtype` (the float32 master cast per call).
 torch::Tensor prompt_features(CoOpPromptLearner& learner, TextEncoder& encoder, torch::Dtype dtype) {
   if (learner->shares_prefix()) {
     return encoder->forward_shared_prefix(learner->shared_prefixes().to(dtype), learner->suffixes().to(dtype),
@@ -21,8 +18,6 @@ torch::Tensor prompt_features(CoOpPromptLearner& learner, TextEncoder& encoder, 
   }
   return encoder->forward(learner->forward().to(dtype), learner->eot_index());
 }
-
-}  // namespace
 
 torch::Tensor CoOpObjective::text_features() {
   return prompt_features(learner_, encoder_, dtype_).to(torch::kFloat32);

@@ -62,6 +62,10 @@ class CoOpTrainStep {
 TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const TrainingData& data,
                        const TrainOptions& options);
 
+// Text features [n_cls, E] of the learner's prompts in `dtype`, with autograd to the context (the
+// float32 master cast per call); through the shared prefix when every prompt begins alike.
+torch::Tensor prompt_features(CoOpPromptLearner& learner, TextEncoder& encoder, torch::Dtype dtype);
+
 // The learned classifier: text features [n_cls, E] float32 (not normalized) of the learner's prompts,
 // without autograd, in the encoder's dtype and on its device (the learner must be on that device).
 torch::Tensor coop_text_features(CoOpPromptLearner& learner, TextEncoder& encoder);

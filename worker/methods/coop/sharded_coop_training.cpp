@@ -1,6 +1,7 @@
 #include "worker/methods/coop/sharded_coop_training.h"
 
 #include "common/error.h"
+#include "worker/methods/coop/coop_trainer.h"
 
 namespace pg::worker {
 
@@ -44,13 +45,7 @@ ShardedCoOpObjective::ShardedCoOpObjective(CoOpPromptLearner shard_learner, Text
 }
 
 torch::Tensor ShardedCoOpObjective::shard_features() {
-  if (learner_->shares_prefix()) {
-    return encoder_
-        ->forward_shared_prefix(learner_->shared_prefixes().to(dtype_), learner_->suffixes().to(dtype_),
-                                learner_->eot_index())[0]
-        .to(torch::kFloat32);
-  }
-  return encoder_->forward(learner_->forward().to(dtype_), learner_->eot_index()).to(torch::kFloat32);
+  return prompt_features(learner_, encoder_, dtype_).to(torch::kFloat32);
 }
 
 torch::Tensor ShardedCoOpObjective::text_features() {
