@@ -186,6 +186,33 @@ TEST_F(SweepFile, MissingPartsOfASearchAreNamedNotThrownFromYamlCpp) {
   EXPECT_NE(deep.find("nested deeper than 64"), std::string::npos) << deep;
 }
 
+TEST_F(SweepFile, ScaleSectionSetsPackingAndSplittingAndNamesItsErrors) {
+  const std::string body = "datasets: [dtd]\nshots: [1]\nseeds: [1]\nmethods: [{name: coop}]\n";
+  const Sweep defaults = parse(body);
+  EXPECT_EQ(defaults.scale.pack_tasks, 8);
+  EXPECT_EQ(defaults.scale.split_workers, 4);
+  const Sweep sweep = parse(body + "scale: {pack_tasks: 3, pack_below_classes: 20, pack_memory_gb: 0.5, "
+                                   "split_workers: 2, split_from_classes: 900}\n");
+  EXPECT_EQ(sweep.scale.pack_tasks, 3);
+  EXPECT_EQ(sweep.scale.pack_below_classes, 20);
+  EXPECT_DOUBLE_EQ(sweep.scale.pack_memory_gb, 0.5);
+  EXPECT_EQ(sweep.scale.split_workers, 2);
+  EXPECT_EQ(sweep.scale.split_from_classes, 900);
+  EXPECT_EQ(parse(body, {"scale.pack_tasks=1"}).scale.pack_tasks, 1);
+  // Task ids do not depend on it.
+  EXPECT_EQ(expand_sweep(sweep, store()).front().id(), expand_sweep(defaults, store()).front().id());
+
+  std::string message = error_of(body + "scale: {pack_task: 3}\n");
+  EXPECT_NE(message.find("sweep.yaml:8: 'scale.pack_task' is not a key here; did you mean 'pack_tasks'"),
+            std::string::npos) << message;
+  message = error_of(body + "scale: {split_workers: 0}\n");
+  EXPECT_NE(message.find("'scale.split_workers' is 0; give 1 to 1000000"), std::string::npos) << message;
+  message = error_of(body + "scale: {pack_memory_gb: -2}\n");
+  EXPECT_NE(message.find("'scale.pack_memory_gb' must be a positive number of GB"), std::string::npos) << message;
+  message = error_of(body + "scale: 8\n");
+  EXPECT_NE(message.find("'scale' must be a mapping"), std::string::npos) << message;
+}
+
 TEST_F(SweepFile, TheSameTaskInTwoSweepFilesHasTheSameId) {
   const auto a = expand_sweep(parse("datasets: [eurosat]\nshots: [2]\nseeds: [3]\nmethods: [{name: coop}]\n"), store());
   const auto b = expand_sweep(
