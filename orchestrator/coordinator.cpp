@@ -255,6 +255,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
         record = {{"task_id", task.id}, {"spec", task.spec.to_json()}, {"status", "failed"},
                   {"error", "the worker's result was not JSON"}, {"error_kind", "internal"}};
       }
+      record["task_id"] = task.id;  // the coordinator's id is the one the journal knows
       if (record.value("status", "") == "interrupted") {
         // Stopped on request with its checkpoint saved: not a result, the next run resumes it. A worker
         // stops on its own when the signal reached it first: then the whole sweep stops.
@@ -270,7 +271,6 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
         progress.finished(worker, record, /*final=*/false, remaining_seconds());
         continue;
       }
-      record["task_id"] = task.id;  // the coordinator's id is the one the journal knows
       record["attempt"] = task.attempts;
       record["cost"] = {{"flops", task.flops}};
       const bool ok = record.value("status", "") == "ok";
