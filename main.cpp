@@ -3,6 +3,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <string>
+
+#include "common/system_info.h"
 #include "orchestrator/cli.h"
 
 int main(int argc, char** argv) {
@@ -12,12 +15,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "run") == 0 && std::getenv("OMP_WAIT_POLICY") == nullptr) {
     ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     // The real path, so the process keeps its name (ps, pgrep) rather than becoming "exe".
-    char self[4096];
-    const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (length > 0) {
-      self[length] = '\0';
-      ::execv(self, argv);  // on failure, go on with the default policy
-    }
+    const std::string self = pg::executable_path();
+    if (!self.empty()) ::execv(self.c_str(), argv);  // on failure, go on with the default policy
   }
   return pg::orchestrator::run_cli(argc, argv);
 }

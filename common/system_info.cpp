@@ -20,4 +20,10 @@ std::string utc_now_iso8601() {
   return text;
 }
 
+std::string executable_path() {
+  char self[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  return length > 0 ? std::string(self, static_cast<size_t>(length)) : std::string();
+}
+
 }  // namespace pg

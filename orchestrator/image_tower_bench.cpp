@@ -31,13 +31,8 @@ void run_image_tower(const ImageTowerBenchOptions& options) {
   torch::NoGradGuard no_grad;
   const int64_t resolution = encoder.input_resolution();
   const torch::Tensor images = torch::randn({options.batch, 3, resolution, resolution}).to(device);
-  std::vector<double> times;
-  for (int i = 0; i < options.warmup + options.steps; ++i) {
-    // Reading a value back waits for the device.
-    const double ms = time_ms([&] { encoder.forward(images).sum().item<float>(); });
-    if (i >= options.warmup) times.push_back(ms);
-  }
-  const double ms = median_ms(times);
+  const double ms =
+      median_ms_of_runs(options.warmup, options.steps, [&] { encoder.forward(images).sum().item<float>(); });
   std::printf("image tower %s (random weights), %lldpx, batch %lld, %s on %s (%d threads), %d warm-up + %d timed "
               "batches\n",
               encoder.architecture().c_str(), static_cast<long long>(resolution), static_cast<long long>(options.batch),

@@ -50,12 +50,7 @@ void run_sharded_bench(const MpiSession& session, const TextBenchOptions& option
   const torch::Tensor labels =
       torch::randint(options.classes, {options.batch}, at::detail::createCPUGenerator(2), torch::kInt64).to(device);
   const auto median_step_ms = [&](worker::SgdStep& step) {
-    std::vector<double> times;
-    for (int i = 0; i < options.warmup + options.steps; ++i) {
-      const double ms = time_ms([&] { step.step(features, labels).item<float>(); });
-      if (i >= options.warmup) times.push_back(ms);
-    }
-    return median_ms(times);
+    return median_ms_of_runs(options.warmup, options.steps, [&] { step.step(features, labels).item<float>(); });
   };
 
   // Rank 0 alone, on every rank's threads.

@@ -85,8 +85,10 @@ void write_files(const SyntheticBenchmarkOptions& options, const SyntheticBenchm
   torch::NoGradGuard no_grad;
   at::Generator generator = at::detail::createCPUGenerator(options.seed);
 
-  // Byte-level vocabulary: CLIP's file format with a header line and no merges.
-  write_file_atomic(files.vocab, "#version: promptgrid synthetic byte-level vocabulary (no merges)\n");
+  // Byte-level vocabulary: CLIP's file format with a header line and no merges. No newline after the
+  // header: OpenAI's tokenizer splits the file on '\n' and would read the empty last line as a merge
+  // (a 515th token, SOT and EOT one past the embedding).
+  write_file_atomic(files.vocab, "#version: promptgrid synthetic byte-level vocabulary (no merges)");
   const text::Tokenizer tokenizer = text::Tokenizer::from_vocab_file(files.vocab);
 
   worker::TextEncoderOptions encoder_options;

@@ -525,6 +525,12 @@ std::unique_ptr<TaskRunner::Impl::PreparedTask> TaskRunner::Impl::set_up(const s
     const sweeps::FewShotSample sample = sweeps::sample_few_shot(train.items, val.items, spec.shots, spec.seed);
     train_rows.assign(sample.train.begin(), sample.train.end());
     val_rows.assign(sample.val.begin(), sample.val.end());
+    // What a replay or an audit needs: the rows of the store's splits in sampling order, and a digest
+    // of their image paths (the rows name other images if the store was re-imported differently).
+    ContentHasher paths;
+    for (size_t row : sample.train) paths.update_field(train.paths.at(row));
+    for (size_t row : sample.val) paths.update_field(val.paths.at(row));
+    record["sample"] = {{"train_rows", sample.train}, {"val_rows", sample.val}, {"paths_xxh64", to_hex16(paths.digest())}};
     train_labels.clear();
     for (int64_t row : train_rows) train_labels.push_back(train.labels[row]);
   }
@@ -712,12 +718,13 @@ TaskResult TaskRunner::run_sharded(const sweeps::TaskSpec& prepared, worker::Col
   return impl_->run_sharded(prepared, group);
 }
 std::string TaskRunner::pack_key(const sweeps::TaskSpec& prepared) const {
-  if (!worker::find_method(prepared.method).run_packed) return "";
+  if (!worker::find_method(prepared.method).run_packed || worker::pure_half_precision(prepared.settings)) return "";
   return prepared.dataset + "|" + prepared.method + "|" + prepared.settings.value("precision", std::string("fp32"));
 }
 
 bool TaskRunner::can_split(const sweeps::TaskSpec& prepared) const {
-  return worker::find_method(prepared.method).run_sharded && !prepared.settings.value("class_specific", false);
+  return worker::find_method(prepared.method).run_sharded && !prepared.settings.value("class_specific", false) &&
+         !worker::pure_half_precision(prepared.settings);
 }
 
 const storage::FeatureStoreReader& TaskRunner::store() const { return impl_->store_; }

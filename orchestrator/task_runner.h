@@ -15,7 +15,9 @@
 //   (base2novel), in percent, plus val_accuracy for trained methods (on the few-shot validation sample:
 //   min(K, 4) shots per class, of the classes trained on); not_applicable lists the protocol's metrics
 //   the method cannot have (the linear probe's novel and harmonic),
-//   counts {classes, train, test...}, train {epochs, steps, final_loss, loss_per_epoch},
+//   counts {classes, train, test...}, train {epochs, steps, final_loss, loss_per_epoch, lr_per_epoch},
+//   sample {train_rows, val_rows: the few-shot sample's rows of the store's train and val splits in
+//   sampling order; paths_xxh64: XXH64 of their image paths in that order} for trained methods,
 //   warnings (what a reader of the numbers must know, e.g. classes missing from the train split),
 //   timings {setup_s, train_s, eval_s, total_s}, features, checkpoint,
 //   device, software {promptgrid, libtorch, hdf5}, host, finished_at (UTC, ISO 8601).
@@ -87,8 +89,9 @@ class TaskRunner {
   TaskResult run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group);
 
   // What the scheduler needs of a prepared task: the key of the tasks it may train with in a pack
-  // (dataset, method, precision; empty when its method trains alone), and whether its method can
-  // split it across ranks (run_sharded; not a class-specific context, whose rows are per class).
+  // (dataset, method, precision; empty when its method or a pure half precision trains alone), and
+  // whether its method can split it across ranks (run_sharded; not a class-specific context, whose
+  // rows are per class, nor a pure half precision).
   std::string pack_key(const sweeps::TaskSpec& prepared) const;
   bool can_split(const sweeps::TaskSpec& prepared) const;
 

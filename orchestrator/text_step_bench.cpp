@@ -108,15 +108,10 @@ Timing time_steps(const TextBenchOptions& options, const StepPath& path) {
   const torch::Tensor features = torch::randn({options.batch, options.embed_dim}).to(device);
   const torch::Tensor labels = torch::randint(options.classes, {options.batch}, torch::kInt64).to(device);
 
-  std::vector<double> times;
-  for (int i = 0; i < options.warmup + options.steps; ++i) {
-    // Reading the loss waits for the device.
-    const double ms = time_ms([&] { step.step(features, labels).item<float>(); });
-    if (i >= options.warmup) times.push_back(ms);
-  }
   Timing timing;
   timing.tokens = learner->prompt_length();
-  timing.ms_per_step = median_ms(times);
+  timing.ms_per_step =
+      median_ms_of_runs(options.warmup, options.steps, [&] { step.step(features, labels).item<float>(); });
   timing.gflops = step_flops(options, path, timing.tokens) / (timing.ms_per_step * 1e6);
   return timing;
 }
@@ -288,12 +283,8 @@ void bench_cocoop(const TextBenchOptions& options) {
   worker::SgdStep sgd(objective, train);
   const torch::Tensor features = torch::randn({options.batch, options.embed_dim}).to(device);
   const torch::Tensor labels = torch::randint(options.classes, {options.batch}, torch::kInt64).to(device);
-  std::vector<double> train_ms;
-  for (int i = 0; i < options.warmup + options.steps; ++i) {
-    const double ms = time_ms([&] { sgd.step(features, labels).item<float>(); });
-    if (i >= options.warmup) train_ms.push_back(ms);
-  }
-  const double step_ms = median_ms(train_ms);
+  const double step_ms =
+      median_ms_of_runs(options.warmup, options.steps, [&] { sgd.step(features, labels).item<float>(); });
 
   torch::NoGradGuard no_grad;
   const torch::Tensor test = torch::randn({options.test_images, options.embed_dim}).to(device);

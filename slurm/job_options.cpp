@@ -101,83 +101,105 @@ void apply_sweep_defaults(JobOptions& options, const std::map<std::string, sweep
     else if (key == "setup") options.setup = value.value;
     else throw Error(value.where + ": slurm." + key + " is not an option of slurm submit", ErrorKind::internal);
   }
-  try {
-    check_job_options(options);
-  } catch (const Error& e) {
-    // Name the sweep-file key whose option the message is about (the first one it mentions).
-    const std::string message = e.what();
-    size_t best = std::string::npos;
-    std::string blamed;
-    for (const auto& [key, option] : sweep_keys_and_options()) {
-      const size_t at = message.find(option + " ");
-      if (at != std::string::npos && at < best && std::find(applied.begin(), applied.end(), key) != applied.end()) {
-        best = at;
-        blamed = key;
+  const std::optional<OptionProblem> problem = job_options_problem(options);
+  if (!problem) return;
+  // Name the sweep-file key that set one of its options, when the sweep file set one.
+  for (const std::string& option : problem->options) {
+    for (const auto& [key, key_option] : sweep_keys_and_options()) {
+      if (key_option == option && std::find(applied.begin(), applied.end(), key) != applied.end()) {
+        throw Error(defaults.at(key).where + ": slurm." + key + ": " + problem->message, problem->kind);
       }
     }
-    if (blamed.empty()) throw;
-    throw Error(defaults.at(blamed).where + ": slurm." + blamed + ": " + message);
   }
+  throw Error(problem->message, problem->kind);
 }
 
-void check_job_options(const JobOptions& o) {
-  auto range = [](const char* name, int value, int low, int high) {
-    if (value < low || value > high) {
-      throw Error(std::string(name) + " is " + std::to_string(value) + "; give " + std::to_string(low) + " to " +
-                  std::to_string(high));
+std::optional<OptionProblem> job_options_problem(const JobOptions& o) {
+  const struct {
+    const char* option;
+    int value, low, high;
+  } ranges[] = {{"--nodes", o.nodes, 1, 100000},
+                {"--gpus-per-node", o.gpus_per_node, 0, 1024},
+                {"--workers-per-node", o.workers_per_node, 1, 1024},
+                {"--cpus-per-gpu", o.cpus_per_worker, 0, 100000},
+                {"--jobs", o.jobs, 1, 10000},
+                {"--max-requeues", o.max_requeues, 0, 1000},
+                {"--signal-seconds", o.signal_seconds, 1, 65535},  // Slurm's --signal takes up to 65535 s
+                {"--threads", o.threads, 0, 100000},
+                {"--checkpoint-every", o.checkpoint_every_s, 0, 1000000000}};
+  for (const auto& range : ranges) {
+    if (range.value < range.low || range.value > range.high) {
+      return OptionProblem{{range.option},
+                           std::string(range.option) + " is " + std::to_string(range.value) + "; give " +
+                               std::to_string(range.low) + " to " + std::to_string(range.high)};
     }
-  };
-  range("--nodes", o.nodes, 1, 100000);
-  range("--gpus-per-node", o.gpus_per_node, 0, 1024);
-  range("--workers-per-node", o.workers_per_node, 1, 1024);
-  range("--cpus-per-gpu", o.cpus_per_worker, 0, 100000);
-  range("--jobs", o.jobs, 1, 10000);
-  range("--max-requeues", o.max_requeues, 0, 1000);
-  range("--signal-seconds", o.signal_seconds, 1, 65535);  // Slurm's --signal takes up to 65535 s
-  range("--threads", o.threads, 0, 100000);
-  range("--checkpoint-every", o.checkpoint_every_s, 0, 1000000000);
+  }
   if (!o.time.empty()) {
     const long long limit = slurm_time_seconds(o.time);
-    if (limit < 0) throw Error("--time '" + o.time + "' is not a Slurm time; give HH:MM:SS, D-HH:MM:SS or minutes");
+    if (limit < 0)
+      return OptionProblem{{"--time"},
+                           "--time '" + o.time + "' is not a Slurm time; give HH:MM:SS, D-HH:MM:SS or minutes"};
     // USR2 comes --signal-seconds before the limit (Slurm may send it up to a minute earlier still): a
     // warning at the start would stop every run before it did anything.
     if (limit > 0 && o.signal_seconds * 2 > limit) {
-      throw Error("--signal-seconds " + std::to_string(o.signal_seconds) + " is not well inside --time " + o.time + " (" +
-                  std::to_string(limit) + " s): the warning would come near the start of every run; give "
-                  "--signal-seconds at most " + std::to_string(limit / 2) + ", or a longer --time");
+      return OptionProblem{{"--signal-seconds", "--time"},
+                           "--signal-seconds " + std::to_string(o.signal_seconds) + " is not well inside --time " +
+                               o.time + " (" + std::to_string(limit) +
+                               " s): the warning would come near the start of every run; "
+                               "give --signal-seconds at most " +
+                               std::to_string(limit / 2) + ", or a longer --time"};
     }
   }
   if (!o.memory.empty()) {
     const size_t digits = o.memory.find_first_not_of("0123456789");
     const std::string unit = digits == std::string::npos ? "" : o.memory.substr(digits);
     if (digits == 0 || digits > 9 || !(unit.empty() || unit == "K" || unit == "M" || unit == "G" || unit == "T")) {
-      throw Error("--mem '" + o.memory + "' is not a Slurm memory size; give a number with K, M, G or T (64G)");
+      return OptionProblem{
+          {"--mem"}, "--mem '" + o.memory + "' is not a Slurm memory size; give a number with K, M, G or T (64G)"};
     }
   }
   if (!o.gpu_type.empty() && !is_plain_word(o.gpu_type, "")) {
-    throw Error("--gpu-type '" + o.gpu_type + "' is not a GPU type name (letters, digits, - _ .)");
+    return OptionProblem{{"--gpu-type"},
+                         "--gpu-type '" + o.gpu_type + "' is not a GPU type name (letters, digits, - _ .)"};
   }
   if (!o.partition.empty() && !is_plain_word(o.partition, ",")) {
-    throw Error("--partition '" + o.partition + "' is not a partition name (letters, digits, - _ . and , between names)");
+    return OptionProblem{
+        {"--partition"},
+        "--partition '" + o.partition + "' is not a partition name (letters, digits, - _ . and , between names)"};
   }
   if (!o.account.empty() && !is_plain_word(o.account, "")) {
-    throw Error("--account '" + o.account + "' is not an account name (letters, digits, - _ .)");
+    return OptionProblem{{"--account"},
+                         "--account '" + o.account + "' is not an account name (letters, digits, - _ .)"};
   }
-  if (!o.qos.empty() && !is_plain_word(o.qos, "")) throw Error("--qos '" + o.qos + "' is not a QOS name (letters, digits, - _ .)");
+  if (!o.qos.empty() && !is_plain_word(o.qos, ""))
+    return OptionProblem{{"--qos"}, "--qos '" + o.qos + "' is not a QOS name (letters, digits, - _ .)"};
   if (!o.constraint.empty() && !is_plain_word(o.constraint, "&|,[]*:()!")) {
-    throw Error("--constraint '" + o.constraint + "' is not a Slurm feature expression (names with & | , [ ] * : ( ) !, no spaces)");
+    return OptionProblem{{"--constraint"},
+                         "--constraint '" + o.constraint +
+                             "' is not a Slurm feature expression (names with & | , [ ] * : ( ) !, no spaces)"};
   }
-  if (!is_plain_word(o.job_name, "")) throw Error("the job name '" + o.job_name + "' must be letters, digits, - _ .", ErrorKind::internal);
-  if (!o.device.empty() && o.device != "cpu" && o.device != "cuda") throw Error("--device is '" + o.device + "'; give cpu or cuda");
-  if (o.device == "cuda" && o.gpus_per_node == 0) throw Error("--device cuda needs --gpus-per-node 1 or more");
-  if (o.setup.find('\0') != std::string::npos) throw Error("--setup holds a NUL character");
+  if (!is_plain_word(o.job_name, ""))
+    return OptionProblem{{}, "the job name '" + o.job_name + "' must be letters, digits, - _ .", ErrorKind::internal};
+  if (!o.device.empty() && o.device != "cpu" && o.device != "cuda")
+    return OptionProblem{{"--device"}, "--device is '" + o.device + "'; give cpu or cuda"};
+  if (o.device == "cuda" && o.gpus_per_node == 0)
+    return OptionProblem{{"--device", "--gpus-per-node"}, "--device cuda needs --gpus-per-node 1 or more"};
+  if (o.setup.find('\0') != std::string::npos) return OptionProblem{{"--setup"}, "--setup holds a NUL character"};
   if (o.out_dir.find('%') != std::string::npos) {
-    throw Error("--out '" + o.out_dir + "' holds '%', which Slurm reads in file names as a pattern (%j: the job "
-                "id); choose a folder without it");
+    return OptionProblem{{"--out"},
+                         "--out '" + o.out_dir +
+                             "' holds '%', which Slurm reads in file names as a pattern (%j: "
+                             "the job id); choose a folder without it"};
   }
   for (const auto* path : {&o.promptgrid, &o.sweep_file, &o.out_dir}) {
-    if (path->empty() || (*path)[0] != '/') throw Error("'" + *path + "' must be an absolute path", ErrorKind::internal);
+    if (path->empty() || (*path)[0] != '/')
+      return OptionProblem{{}, "'" + *path + "' must be an absolute path", ErrorKind::internal};
   }
+  return std::nullopt;
+}
+
+void check_job_options(const JobOptions& options) {
+  if (const auto problem = job_options_problem(options)) throw Error(problem->message, problem->kind);
 }
 
 std::string job_name_for(const std::string& sweep_file) {

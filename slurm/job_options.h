@@ -5,9 +5,11 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "sweeps/sweep_file.h"
 
 namespace pg::slurm {
@@ -44,8 +46,17 @@ const std::vector<std::pair<std::string, std::string>>& sweep_keys_and_options()
 void apply_sweep_defaults(JobOptions& options, const std::map<std::string, sweeps::SlurmDefault>& defaults,
                           const std::vector<std::string>& given);
 
-// Checks every value (ranges, Slurm's word, time and memory syntax, the warning well inside the time
-// limit); a pg::Error names the option and the fix.
+// The first problem of the options (ranges, Slurm's word, time and memory syntax, the warning well
+// inside the time limit): the command-line options it is about ({"--signal-seconds", "--time"}; none
+// for the program's own fields) and a message that names them and the fix. Nothing when every value
+// is fine.
+struct OptionProblem {
+  std::vector<std::string> options;
+  std::string message;
+  ErrorKind kind = ErrorKind::user;
+};
+std::optional<OptionProblem> job_options_problem(const JobOptions& options);
+// The same as a pg::Error.
 void check_job_options(const JobOptions& options);
 
 // A Slurm time limit in seconds; 0 for UNLIMITED / INFINITE; -1 when `time` is not a Slurm time.

@@ -47,32 +47,52 @@ SettingField auto_epochs(std::string help) {
   return field;
 }
 
-SettingField precision() {
-  return text("precision", coop_defaults::kPrecision, "the text encoder's compute precision (fp16: CUDA only)",
-              {"fp32", "fp16", "bf16"});
+// fp16 and bf16 keep the context a float32 master copy; pure_fp16 is the reference's PREC=fp16 (the
+// context an fp16 parameter updated in fp16, logits and loss in fp16), pure_bf16 the same in bf16.
+SettingField precision(bool with_pure_half) {
+  std::vector<std::string> choices = {"fp32", "fp16", "bf16"};
+  if (with_pure_half) choices.insert(choices.end(), {"pure_fp16", "pure_bf16"});
+  return text("precision", coop_defaults::kPrecision,
+              with_pure_half ? "the text encoder's compute precision (fp16: CUDA only); pure_fp16 is the reference's "
+                               "fp16, the context itself in fp16 (CUDA only), pure_bf16 the same in bf16"
+                             : "the text encoder's compute precision (fp16: CUDA only)",
+              std::move(choices));
 }
 
 // CoOp's prompt-learner fields, shared by the methods built on its learner.
 std::vector<SettingField> prompt_fields(int n_ctx, const std::string& ctx_init) {
   // 77 tokens hold SOT, the context, at least one name token, '.' and EOT.
   return {integer("n_ctx", n_ctx, 0, "number of context vectors, 1 or more (ignored with ctx_init)", 73),
-          text("ctx_init", ctx_init, "words whose embeddings initialise the context; empty: random N(0, 0.02)")};
+          text("ctx_init", ctx_init, "words whose embeddings initialise the context; empty: random N(0, 0.02)"),
+          text("ctx_init_length", "words",
+               "with ctx_init: words (the reference's: one vector per word, the init's further tokens stay frozen) "
+               "or tokens (one learned vector per token)",
+               {"words", "tokens"})};
 }
 
-// With init words the context length is their token count: n_ctx is canonically 0, so a grid over
-// n_ctx with an init gives one task, not several with the same meaning.
+// With init words the context length comes from them: n_ctx is canonically 0, so a grid over n_ctx
+// with an init gives one task, not several with the same meaning; likewise the init's settings
+// without an init.
 void canonical_context(json& settings) {
-  if (!settings["ctx_init"].get<std::string>().empty()) {
+  const bool has_init = !settings["ctx_init"].get<std::string>().empty();
+  if (has_init) {
     settings["n_ctx"] = 0;
   } else if (settings["n_ctx"].get<int>() < 1) {
     throw Error("task field 'n_ctx' is " + settings["n_ctx"].dump() + "; a random context needs 1 or more vectors");
+  }
+  if (!has_init) settings["ctx_init_length"] = "words";
+  if (settings.contains("csc_init") && (!has_init || !settings.value("class_specific", false))) {
+    settings["csc_init"] = "shared";
   }
 }
 
 void resolve_coop(json& settings, const SettingsContext& context) {
   canonical_context(settings);
   if (settings["epochs"].get<int>() == 0) settings["epochs"] = coop_epochs(context.dataset, context.shots);
-  if (context.protocol != "fewshot" && settings.value("class_specific", false)) {
+  // CSC with an init and csc_init "shared" is one generic context (as in CoOp): it tests on any class.
+  const bool csc_ignored = !settings["ctx_init"].get<std::string>().empty() &&
+                           settings.value("csc_init", std::string("shared")) == "shared";
+  if (context.protocol != "fewshot" && settings.value("class_specific", false) && !csc_ignored) {
     throw Error("task field 'csc' is true, but class-specific context (CSC) exists only for the classes trained on "
                 "and cannot be tested on other classes; use generic context (csc: false) for the " + context.protocol +
                 " protocol");
@@ -83,11 +103,11 @@ void resolve_cocoop(json& settings, const SettingsContext&) { canonical_context(
 
 // The fields of prompt_training.h's SGD loop, in the order their grid axes nest: lr, epochs,
 // batch_size, precision.
-void add_sgd_fields(MethodInfo& method, SettingField epochs, int batch_size) {
+void add_sgd_fields(MethodInfo& method, SettingField epochs, int batch_size, bool with_pure_half = false) {
   method.fields.push_back(positive_number("lr", coop_defaults::kLearningRate, "SGD's base learning rate"));
   method.fields.push_back(std::move(epochs));
   method.fields.push_back(integer("batch_size", batch_size, 1, "images per SGD step"));
-  method.fields.push_back(precision());
+  method.fields.push_back(precision(with_pure_half));
 }
 
 std::vector<MethodInfo> build_table() {
@@ -96,10 +116,14 @@ std::vector<MethodInfo> build_table() {
 
   MethodInfo coop{"coop", "CoOp", true, prompt_fields(kContextVectors, "")};
   coop.fields.push_back(boolean("class_specific", false, "class-specific context (CSC): one context per class", "csc"));
+  coop.fields.push_back(text("csc_init", "shared",
+                             "csc with ctx_init: shared (the reference's: CoOp ignores csc, one context) or per_class "
+                             "(the init repeated per class)",
+                             {"shared", "per_class"}));
   coop.fields.push_back(text("class_token_position", kClassTokenPosition, "where the class name goes",
                              {"end", "middle", "front"}));
   add_sgd_fields(coop, auto_epochs("training epochs; auto: CoOp's schedule (50/100/200 by shots, ImageNet 50)"),
-                 kBatchSize);
+                 kBatchSize, /*with_pure_half=*/true);
   coop.resolve_combinations = resolve_coop;
 
   // KgCoOp (Yao et al. 2023): CoOp plus w * (1 - mean cos(learned, hand-crafted text features)).

@@ -34,9 +34,15 @@ double coop_learning_rate(int epoch, const LrScheduleOptions& options) {
                 std::to_string(options.max_epochs) + ")");
   }
   if (epoch < options.warmup_epochs) return options.warmup_lr;
-  // warmup_recount: the cosine's own epoch counter starts at 0 when the warm-up ends.
-  const double cosine_epoch = epoch - options.warmup_epochs;
-  return 0.5 * options.base_lr * (1.0 + std::cos(kPi * cosine_epoch / options.max_epochs));
+  // warmup_recount: the cosine's own epoch counter starts at 0 when the warm-up ends. PyTorch's
+  // special case at k = T + 1 is never reached (k < max_epochs).
+  const int cosine_epochs = epoch - options.warmup_epochs;
+  const int period = options.max_epochs;
+  double lr = options.base_lr;
+  for (int k = 1; k <= cosine_epochs; ++k) {
+    lr = (1 + std::cos(kPi * k / period)) / (1 + std::cos(kPi * (k - 1) / period)) * lr;
+  }
+  return lr;
 }
 
 }  // namespace pg::worker

@@ -203,8 +203,7 @@ TrainingRun::TrainingRun(TrainingObjective& objective, const TrainingData& data,
       parameters_((check_options(options), check_data(data, objective.num_classes(), objective.embed_dim()),
                    objective.parameters())),
       sgd_(objective, options),
-      rng_(options.seed),
-      start_(std::chrono::steady_clock::now()) {
+      rng_(options.seed) {
   const torch::Device device = options.device;
   items_ = data.features.size(0);
   views_ = data.views.defined() ? data.views.size(0) : 0;
@@ -214,6 +213,7 @@ TrainingRun::TrainingRun(TrainingObjective& objective, const TrainingData& data,
   labels_ = data.labels.to(device, torch::kInt64);
   batches_ = batches_per_epoch(items_, options.batch_size);
   batch_size_ = std::min<int64_t>(options.batch_size, items_);
+  start_ = std::chrono::steady_clock::now();  // the loop's time: after the checks and the upload
   if (options.resume == nullptr) return;
 
   const TrainState& saved = *options.resume;

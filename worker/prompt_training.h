@@ -58,6 +58,10 @@ struct TrainOptions {
   torch::Device device = torch::kCPU;
   // The text encoder's compute dtype: float32, float16 or bfloat16.
   torch::Dtype dtype = torch::kFloat32;
+  // Half precision as the reference does it (CoOp's PREC=fp16): the trained tensors are themselves in
+  // `dtype` and SGD updates them there, and logits and loss are in `dtype` too. Off: they stay a
+  // float32 master copy, cast to `dtype` per forward, with logits and loss in float32.
+  bool half_parameters = false;
   // Called after every epoch but the last with where training stands; the caller decides whether to
   // save it (a checkpoint). Called on the training thread; an exception from it stops training.
   std::function<void(const TrainState&)> on_epoch_end;
@@ -157,7 +161,7 @@ class TrainingRun {
   // read (a non-finite one is a pg::Error naming the epoch and step), the report extended, and
   // on_epoch_end called.
   void finish_step(const torch::Tensor& loss);
-  // The report so far, its seconds the wall time since the run was constructed.
+  // The report so far, its seconds the wall time since the data was on the device.
   TrainReport report() const;
 
  private:

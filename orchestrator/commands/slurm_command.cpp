@@ -32,10 +32,9 @@ std::string absolute_path(const std::string& path) {
 }
 
 std::string this_program() {
-  char self[4096];
-  const ssize_t length = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (length <= 0) throw Error("cannot find this promptgrid's own path (/proc/self/exe)", ErrorKind::internal);
-  return std::string(self, static_cast<size_t>(length));
+  const std::string self = executable_path();
+  if (self.empty()) throw Error("cannot find this promptgrid's own path (/proc/self/exe)", ErrorKind::internal);
+  return self;
 }
 
 std::string part_name(const slurm::SubmittedJob& job) {

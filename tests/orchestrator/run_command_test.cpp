@@ -8,6 +8,7 @@
 
 #include "common/files.h"
 #include "storage/journal.h"
+#include "text/tokenizer.h"
 #include "support/test_data.h"
 
 namespace pg {
@@ -71,6 +72,17 @@ TEST_F(RunCommand, SweepRunsEveryTaskOnceWritesTablesAndResumesWithNothingToDo) 
     if (record["spec"]["method"] == "coop") {
       EXPECT_TRUE(record["metrics"].contains("val_accuracy")) << record.dump();
       EXPECT_TRUE(file_exists(dir_ + "/out/" + record["prompt_file"].get<std::string>()));
+      // The few-shot sample: K distinct train rows and min(K, 4) val rows per class, with the digest.
+      if (record["spec"]["protocol"] == "fewshot") {
+        const auto train_rows = record["sample"]["train_rows"].get<std::vector<int64_t>>();
+        const auto val_rows = record["sample"]["val_rows"].get<std::vector<int64_t>>();
+        const int shots = record["spec"]["shots"].get<int>();
+        const int classes = record["counts"]["classes"].get<int>();
+        EXPECT_EQ(train_rows.size(), static_cast<size_t>(shots * classes));
+        EXPECT_EQ(val_rows.size(), static_cast<size_t>(std::min(shots, 4) * classes));
+        EXPECT_EQ(std::set<int64_t>(train_rows.begin(), train_rows.end()).size(), train_rows.size());
+        EXPECT_EQ(record["sample"]["paths_xxh64"].get<std::string>().size(), 16u);
+      }
     }
     EXPECT_TRUE(file_exists(dir_ + "/out/logs/" + record["task_id"].get<std::string>() + ".log"));
   }
@@ -123,6 +135,7 @@ TEST_F(RunCommand, ThreeMpiRanksGiveTheSameJournalAsOneProcess) {
 // accuracies.
 void expect_same_training(const json& alone, const json& other) {
   ASSERT_EQ(other["status"], "ok") << other.dump();
+  EXPECT_EQ(other["sample"], alone["sample"]);
   EXPECT_EQ(other["train"]["steps"], alone["train"]["steps"]);
   EXPECT_EQ(other["train"]["lr_per_epoch"], alone["train"]["lr_per_epoch"]);
   const auto losses = other["train"]["loss_per_epoch"].get<std::vector<double>>();
@@ -191,6 +204,24 @@ TEST_F(RunCommand, LargeTasksSplitAcrossIdleMpiRanksTrainAsOnOneRank) {
   }
   EXPECT_GE(splits, 1) << split.output;
   EXPECT_EQ(testing::read_bytes(dir_ + "/alone/tables/fewshot.md"), testing::read_bytes(dir_ + "/split/tables/fewshot.md"));
+}
+
+// OpenAI's SimpleTokenizer reads a vocabulary file as: lines = text.split('\n'); merges =
+// lines[1:49152-256-2+1]; tokens = 256 bytes + 256 bytes with </w> + one per merge + SOT and EOT.
+TEST_F(RunCommand, SyntheticVocabularyHasTheSameSizeUnderOpenAIsReadingAsInPromptgrid) {
+  const std::string text = testing::read_bytes(shared_dir_ + "/vocab_bytes.txt");
+  std::vector<std::string> lines(1);
+  for (char c : text) {
+    if (c == '\n') {
+      lines.emplace_back();
+    } else {
+      lines.back() += c;
+    }
+  }
+  const size_t merges = std::min(lines.size(), size_t{49152 - 256 - 2 + 1}) - 1;
+  const int64_t openai_tokens = 512 + static_cast<int64_t>(merges) + 2;
+  EXPECT_EQ(openai_tokens, text::Tokenizer::from_vocab_file(shared_dir_ + "/vocab_bytes.txt").vocab_size());
+  EXPECT_EQ(openai_tokens, 514);
 }
 
 TEST_F(RunCommand, PlanCountsTasksAndCostsWithoutRunningAnything) {

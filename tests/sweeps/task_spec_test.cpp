@@ -39,6 +39,35 @@ TEST(TaskSpec, IdIsStableUnderJsonRoundTripAndChangesWithTheSpec) {
   EXPECT_NE(other.id(), id);
 }
 
+// The reference's context rules are the defaults; settings that mean nothing without an init (or
+// without CSC) do not make another task.
+TEST(TaskSpec, CoOpInitSettingsDefaultToTheReferenceAndAreCanonical) {
+  TaskSpec spec = coop_task();
+  spec.resolve();
+  EXPECT_EQ(spec.setting<std::string>("ctx_init_length"), "words");
+  EXPECT_EQ(spec.setting<std::string>("csc_init"), "shared");
+  TaskSpec tokens = coop_task();
+  tokens.settings["ctx_init_length"] = "tokens";
+  tokens.settings["csc_init"] = "per_class";
+  tokens.resolve();
+  EXPECT_EQ(tokens.id(), spec.id()) << "no ctx_init: both are meaningless";
+  TaskSpec with_init = coop_task();
+  with_init.settings["ctx_init"] = "a photo of a";
+  with_init.resolve();
+  TaskSpec with_init_tokens = with_init;
+  with_init_tokens.settings["ctx_init_length"] = "tokens";
+  with_init_tokens.resolve();
+  EXPECT_NE(with_init_tokens.id(), with_init.id());
+  // CSC with an init, shared as in CoOp, runs base2novel; repeated per class it cannot.
+  TaskSpec shared = with_init;
+  shared.protocol = "base2novel";
+  shared.settings["class_specific"] = true;
+  EXPECT_NO_THROW(shared.resolve());
+  TaskSpec per_class = shared;
+  per_class.settings["csc_init"] = "per_class";
+  EXPECT_THROW(per_class.resolve(), Error);
+}
+
 TEST(TaskSpec, ZeroShotIdIgnoresTrainingFields) {
   TaskSpec a = coop_task();
   a.method = "zeroshot";

@@ -191,11 +191,64 @@ TEST(CoOpPromptLearner, ClassSpecificContextsArePerClass) {
   expect_layout(encoder, prompts[2], {ctx[2], embed_words(encoder, "Highway or Road")});
 }
 
+// CoOp's rule: as many context vectors as words. "a rhinoplasty of" is 3 words and 5 tokens (320,
+// 12269 36270 2920, 539): CoOp learns the first 3 tokens' embeddings, and "sty of" stays in every
+// prompt, frozen. Either way the prompts start as the plain embedding of their text.
+TEST(CoOpPromptLearner, WordInitLearnsOneVectorPerWordAsCoOpDoes) {
+  TextEncoder encoder = tiny_encoder();
+  const std::string init = "a rhinoplasty of";
+  const Names names = {"banded", "Highway_or_Road"};
+  for (const InitLength length : {InitLength::words, InitLength::tokens}) {
+    CoOpOptions options;
+    options.ctx_init = init;
+    options.init_length = length;
+    CoOpPromptLearner learner(options, names, clip_tokenizer(), encoder, 0);
+    const int64_t n_ctx = length == InitLength::words ? 3 : 5;
+    EXPECT_EQ(learner->options().n_ctx, n_ctx);
+    torch::NoGradGuard no_grad;
+    const std::vector<int64_t> first = std::vector<int64_t>{320, 12269, 36270, 2920, 539};
+    const torch::Tensor learned =
+        encoder->embed(int64_tensor(std::vector<int64_t>(first.begin(), first.begin() + n_ctx)).unsqueeze(0))[0];
+    EXPECT_TRUE(torch::equal(learner->context(), learned));
+    const torch::Tensor prompts = learner->forward();
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::vector<int64_t> ids = {clip_tokenizer().sot_token()};
+      for (int64_t id : clip_tokenizer().encode(init + " " + (i == 0 ? "banded" : "Highway or Road") + ".")) {
+        ids.push_back(id);
+      }
+      ids.push_back(clip_tokenizer().eot_token());
+      const auto count = static_cast<int64_t>(ids.size());
+      EXPECT_TRUE(torch::equal(prompts[static_cast<int64_t>(i)].slice(0, 0, count),
+                               encoder->embed(int64_tensor(ids).unsqueeze(0))[0]))
+          << "class " << i << ", init length " << (length == InitLength::words ? "words" : "tokens");
+    }
+  }
+  CoOpOptions spaces;
+  spaces.ctx_init = "a  photo";  // 3 words to split(" "), 2 tokens
+  EXPECT_NE(pg::testing::error_message([&] { CoOpPromptLearner(spaces, names, clip_tokenizer(), encoder, 0); })
+                .find("remove the extra spaces"),
+            std::string::npos);
+  EXPECT_EQ(parse_init_length("tokens"), InitLength::tokens);
+  EXPECT_THROW(parse_init_length("letters"), Error);
+}
+
+// CoOp ignores CSC when the context has an init: one context shared by all classes.
+TEST(CoOpPromptLearner, ClassSpecificWordInitIsOneSharedContextAsInCoOp) {
+  TextEncoder encoder = tiny_encoder();
+  CoOpOptions options;
+  options.ctx_init = "a photo of";
+  options.class_specific = true;
+  CoOpPromptLearner learner(options, Names{"banded", "abyssinian"}, clip_tokenizer(), encoder, 0);
+  EXPECT_FALSE(learner->options().class_specific);
+  EXPECT_EQ(learner->context().sizes().vec(), (std::vector<int64_t>{3, 64}));
+}
+
 TEST(CoOpPromptLearner, ClassSpecificWordInitRepeatsTheWordsPerClass) {
   TextEncoder encoder = tiny_encoder();
   CoOpOptions options;
   options.ctx_init = "a_photo of";  // '_' -> ' ' as CoOp does
   options.class_specific = true;
+  options.class_specific_init = true;
   options.position = ClassTokenPosition::middle;
   CoOpPromptLearner learner(options, Names{"banded", "abyssinian"}, clip_tokenizer(), encoder, 0);
   EXPECT_EQ(learner->options().n_ctx, 3);
@@ -206,6 +259,42 @@ TEST(CoOpPromptLearner, ClassSpecificWordInitRepeatsTheWordsPerClass) {
   const torch::Tensor ctx = learner->context();
   expect_layout(encoder, learner->forward()[1],
                 {ctx[1].slice(0, 0, 1), embed_words(encoder, "abyssinian"), ctx[1].slice(0, 1, 3)});
+}
+
+// The reference's fp16 (tested in bf16, which the CPU has): the context is itself a half parameter and
+// SGD updates it in half. The first step is torch.optim.SGD's on those tensors: d = g + wd * ctx,
+// the momentum buffer starts as d, ctx -= lr * d, each operation in bf16.
+TEST(CoOpTrainer, PureHalfPrecisionUpdatesTheContextInHalf) {
+  TextEncoder encoder = tiny_encoder();
+  CoOpOptions prompt;
+  prompt.n_ctx = 4;
+  CoOpPromptLearner learner(prompt, golden_classnames(), clip_tokenizer(), encoder, 3);
+  TrainOptions options;
+  options.dtype = torch::kBFloat16;
+  options.half_parameters = true;
+  options.lr = 0.002;
+  CoOpTrainStep step(learner, encoder, options);
+  ASSERT_EQ(learner->context().scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(learner->eot_index().scalar_type(), torch::kInt64);
+  const torch::Tensor before = learner->context().detach().clone();
+  torch::manual_seed(4);
+  const auto classes = static_cast<int64_t>(golden_classnames().size());
+  const torch::Tensor images = torch::randn({6, encoder->options().embed_dim});
+  const torch::Tensor labels = torch::arange(6, torch::kInt64).remainder(classes);
+  const torch::Tensor loss = step.step(images, labels);
+  EXPECT_EQ(loss.scalar_type(), torch::kBFloat16) << "the loss is in half too";
+  const torch::Tensor gradient = learner->context().grad();
+  ASSERT_EQ(gradient.scalar_type(), torch::kBFloat16);
+  const torch::Tensor direction = gradient.add(before, options.weight_decay);
+  EXPECT_TRUE(torch::equal(learner->context().detach(), before.add(direction, -options.lr)));
+  EXPECT_EQ(step.momentum_buffer().scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(step.momentum_buffer(), direction));
+  // The master-copy mode keeps the context float32.
+  CoOpPromptLearner master(prompt, golden_classnames(), clip_tokenizer(), encoder, 3);
+  options.half_parameters = false;
+  CoOpTrainStep master_step(master, encoder, options);
+  master_step.step(images, labels);
+  EXPECT_EQ(master->context().scalar_type(), torch::kFloat32);
 }
 
 TEST(CoOpPromptLearner, TruncationGivesIdenticalFeatures) {

@@ -4,12 +4,36 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include "tests/worker/coop_test_support.h"
 
 namespace pg::worker {
 namespace {
 
 using testing::expect_error;
+
+// Every epoch's rate, exactly (not within ULPs), as PyTorch's CosineAnnealingLR steps it in CoOp.
+TEST(LrSchedule, EveryEpochIsBitIdenticalToTorchsCosineAnnealingLR) {
+  std::ifstream file(std::string(PG_TEST_GOLDEN_DIR) + "/worker/golden/cosine_lr.json");
+  ASSERT_TRUE(file) << "tests/worker/golden/cosine_lr.json is missing (scripts/make_cosine_lr_golden.py writes it)";
+  const nlohmann::json golden = nlohmann::json::parse(file);
+  ASSERT_GE(golden["cases"].size(), 6u);
+  for (const auto& item : golden["cases"]) {
+    LrScheduleOptions options;
+    options.base_lr = item["base_lr"];
+    options.max_epochs = item["max_epochs"];
+    options.warmup_epochs = item["warmup_epochs"];
+    options.warmup_lr = item["warmup_lr"];
+    const auto expected = item["lr"].get<std::vector<double>>();
+    ASSERT_EQ(expected.size(), static_cast<size_t>(options.max_epochs));
+    for (int epoch = 0; epoch < options.max_epochs; ++epoch) {
+      EXPECT_EQ(coop_learning_rate(epoch, options), expected[static_cast<size_t>(epoch)])
+          << "epoch " << epoch << " of " << item.dump().substr(0, 80);
+    }
+  }
+}
 
 TEST(LrSchedule, CoOpDefaultsWithFiftyEpochs) {
   const LrScheduleOptions options;  // base 0.002, 50 epochs, 1 warm-up epoch at 1e-5

@@ -103,10 +103,17 @@ torch::Tensor ResidualAttentionBlockImpl::attention_after_prefix(const torch::Te
   return out_proj_(context);
 }
 
+torch::Tensor ResidualAttentionBlockImpl::suffix_qkv(const torch::Tensor& suffix) {
+  const int64_t groups = suffix.size(0);
+  const torch::Tensor qkv = groups > 1 && suffix.stride(0) == 0
+                                ? project_qkv(layer_norm_fp32(suffix[0], ln_1_)).unsqueeze(0).expand({groups, -1, -1, -1, -1, -1})
+                                : project_qkv(layer_norm_fp32(suffix, ln_1_));
+  return qkv.permute({3, 0, 4, 1, 2, 5});  // [G, n, S, 3, H, D] -> [3, G, H, n, S, D]
+}
+
 SharedPrefixStates ResidualAttentionBlockImpl::forward(const SharedPrefixStates& x, const torch::Tensor& prefix_mask,
                                                        const torch::Tensor& suffix_mask) {
-  // [G, n, S, 3, H, D] -> [3, G, H, n, S, D]
-  const torch::Tensor suffix_qkv = project_qkv(layer_norm_fp32(x.suffix, ln_1_)).permute({3, 0, 4, 1, 2, 5});
+  const torch::Tensor suffix_qkv = this->suffix_qkv(x.suffix);
   // [G, P, 3, H, D] -> [3, G, H, P, D]
   const torch::Tensor prefix_qkv = project_qkv(layer_norm_fp32(x.prefix, ln_1_)).permute({2, 0, 3, 1, 4});
   SharedPrefixStates y;
@@ -123,7 +130,7 @@ torch::Tensor ResidualAttentionBlockImpl::forward_rows(const SharedPrefixStates&
   const int64_t width = options_.width;
   const int64_t heads = options_.heads;
   // Every suffix row gives keys and values; only the wanted rows ask queries and go through the MLP.
-  const torch::Tensor suffix_qkv = project_qkv(layer_norm_fp32(x.suffix, ln_1_)).permute({3, 0, 4, 1, 2, 5});
+  const torch::Tensor suffix_qkv = this->suffix_qkv(x.suffix);
   const torch::Tensor prefix_qkv = project_qkv(layer_norm_fp32(x.prefix, ln_1_)).permute({2, 0, 3, 1, 4});
   const torch::Tensor query_index = rows.view({1, 1, n, 1, 1}).expand({groups, heads, n, 1, width / heads});
   const torch::Tensor q = suffix_qkv[0].gather(3, query_index);              // [G, H, n, 1, D]

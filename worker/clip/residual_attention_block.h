@@ -55,6 +55,9 @@ class ResidualAttentionBlockImpl : public torch::nn::Module {
   torch::Tensor attention(const torch::Tensor& qkv, const torch::Tensor& mask);
   // x [..., R, W] -> [..., R, 3, heads, head_dim]: the packed projection, q, k, v split into heads.
   torch::Tensor project_qkv(const torch::Tensor& x);
+  // The suffix rows' q, k, v [3, G, H, n, S, D]. In the first layer the suffixes are the same in every
+  // group (expanded over G): they are normalised and projected once, then expanded.
+  torch::Tensor suffix_qkv(const torch::Tensor& suffix);
   // Attention of suffix rows: queries [G, H, n, Q, D], keys and values of the group's prefix
   // [G, H, P, D] and of each prompt's suffix [G, H, n, S, D], additive mask [., Q, S] over the
   // suffix keys (the prefix is visible to every row) -> out_proj of the result, [G, n, Q, W].

@@ -1,12 +1,23 @@
 #include "worker/methods/method.h"
 
 #include "common/precision.h"
+#include "common/strings.h"
 #include "worker/torch_dtype.h"
 
 namespace pg::worker {
 
+namespace {
+constexpr const char* kPurePrefix = "pure_";
+}  // namespace
+
 torch::Dtype precision_dtype(const nlohmann::json& settings) {
-  return torch_dtype(parse_precision(settings.value("precision", "fp32"), "task field 'precision'"));
+  std::string precision = settings.value("precision", "fp32");
+  if (starts_with(precision, kPurePrefix)) precision = precision.substr(std::string(kPurePrefix).size());
+  return torch_dtype(parse_precision(precision, "task field 'precision'"));
+}
+
+bool pure_half_precision(const nlohmann::json& settings) {
+  return starts_with(settings.value("precision", "fp32"), kPurePrefix);
 }
 
 TrainOptions sgd_options(const MethodTask& task, torch::Device device, torch::Dtype dtype) {
@@ -17,6 +28,7 @@ TrainOptions sgd_options(const MethodTask& task, torch::Device device, torch::Dt
   options.seed = task.seed;
   options.device = device;
   options.dtype = dtype;
+  options.half_parameters = pure_half_precision(task.settings);
   options.resume = task.resume;
   options.on_epoch_end = task.on_epoch_end;
   options.stop_requested = task.stop_requested;

@@ -94,8 +94,10 @@ using ShardedMethodRunner =
 
 // --- Helpers the SGD-trained methods share --------------------------------------------------------
 
-// The compute dtype of a "precision" setting (fp32 | fp16 | bf16).
+// The compute dtype of a "precision" setting (fp32 | fp16 | bf16 | pure_fp16 | pure_bf16).
 torch::Dtype precision_dtype(const nlohmann::json& settings);
+// Whether it is a pure half precision (the reference's fp16: TrainOptions::half_parameters).
+bool pure_half_precision(const nlohmann::json& settings);
 // Training options from the settings (epochs, batch_size, lr) and the task (seed, resume, hook).
 TrainOptions sgd_options(const MethodTask& task, torch::Device device, torch::Dtype dtype);
 // The record's "train" section of an SGD run: epochs, steps, final loss, loss and lr per epoch.

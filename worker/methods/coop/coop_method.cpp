@@ -12,6 +12,8 @@ CoOpOptions coop_learner_options(const nlohmann::json& settings) {
   CoOpOptions options;
   options.n_ctx = settings.at("n_ctx").get<int64_t>();
   options.ctx_init = settings.at("ctx_init").get<std::string>();
+  options.init_length = parse_init_length(settings.value("ctx_init_length", std::string("words")));
+  options.class_specific_init = settings.value("csc_init", std::string("shared")) == "per_class";
   options.class_specific = settings.value("class_specific", false);
   options.position = parse_class_token_position(settings.value("class_token_position", std::string("end")));
   return options;
@@ -115,6 +117,10 @@ std::unique_ptr<TrainedMethod> run_coop_sharded(const MethodTask& task, MethodEn
   // The same seed on every rank: the generic context starts identical whatever the classes.
   CoOpPromptLearner shard_learner(prompt, mine, environment.tokenizer, encoder, task.seed);
   const TrainOptions options = sgd_options(task, environment.device, dtype);
+  if (options.half_parameters) {
+    throw Error("a class-sharded CoOp run keeps the context a float32 master copy; a pure half precision "
+                "(pure_fp16, pure_bf16) trains on one rank");
+  }
   ShardedCoOpObjective objective(shard_learner, encoder, classes, group, environment.device, dtype);
   const TrainReport report = train_prompt(objective, task.train, options);
   CoOpPromptLearner learner(prompt, task.classnames, environment.tokenizer, encoder, task.seed);

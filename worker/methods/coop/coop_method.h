@@ -10,8 +10,8 @@
 
 namespace pg::worker {
 
-// The prompt learner's options from the settings (n_ctx, ctx_init, class_specific, class_token_position;
-// the last two default to CoOp's generic context at the end when the method has no such field).
+// The prompt learner's options from the settings (n_ctx, ctx_init, ctx_init_length, class_specific,
+// csc_init, class_token_position; those a method lacks default to CoOp's: a generic context at the end).
 CoOpOptions coop_learner_options(const nlohmann::json& settings);
 
 // A trained CoOp-style prompt: classifies any class list with the learned context (generic context),

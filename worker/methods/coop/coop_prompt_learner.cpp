@@ -30,6 +30,19 @@ ClassTokenPosition parse_class_token_position(const std::string& name) {
   throw Error("class token position '" + name + "' is not one of end, middle, front");
 }
 
+void CoOpPromptLearnerImpl::to_dtype(torch::Dtype dtype) {
+  for (auto& parameter : parameters(false)) parameter.set_data(parameter.to(dtype));
+  for (auto& buffer : buffers(false)) {
+    if (buffer.is_floating_point()) buffer.set_data(buffer.to(dtype));
+  }
+}
+
+InitLength parse_init_length(const std::string& name) {
+  if (name == "words") return InitLength::words;
+  if (name == "tokens") return InitLength::tokens;
+  throw Error("context init length '" + name + "' is not one of words, tokens");
+}
+
 std::string to_string(ClassTokenPosition position) {
   switch (position) {
     case ClassTokenPosition::end:
@@ -57,12 +70,24 @@ CoOpPromptLearnerImpl::CoOpPromptLearnerImpl(const CoOpOptions& options, const s
   std::vector<int64_t> init_ids;
   if (!options_.ctx_init.empty()) {
     prefix = replace_underscores(options_.ctx_init);
-    init_ids = tokenizer.encode(prefix);
-    if (init_ids.empty()) {
+    const std::vector<int64_t> tokens = tokenizer.encode(prefix);
+    if (tokens.empty()) {
       throw Error("CoOp ctx_init '" + options_.ctx_init +
                   "' has no tokens; give words such as \"a photo of a\", or leave it empty for a random init");
     }
-    options_.n_ctx = static_cast<int64_t>(init_ids.size());
+    // The context is the embeddings of the init's first M tokens, as CoOp slices them (rows 1..M of
+    // its tokenization).
+    options_.n_ctx = options_.init_length == InitLength::words
+                         ? static_cast<int64_t>(std::count(prefix.begin(), prefix.end(), ' ')) + 1
+                         : static_cast<int64_t>(tokens.size());
+    if (options_.n_ctx > static_cast<int64_t>(tokens.size())) {
+      // CoOp would learn the EOT's (and padding's) embedding here: a typo, not a setting.
+      throw Error("CoOp ctx_init '" + options_.ctx_init + "' is " + std::to_string(options_.n_ctx) +
+                  " words as CoOp counts them (split on single spaces) but only " + std::to_string(tokens.size()) +
+                  " tokens; remove the extra spaces");
+    }
+    init_ids.assign(tokens.begin(), tokens.begin() + options_.n_ctx);
+    if (options_.class_specific && !options_.class_specific_init) options_.class_specific = false;
   } else {
     if (options_.n_ctx < 1) {
       throw Error("CoOp n_ctx = " + std::to_string(options_.n_ctx) +

@@ -30,13 +30,28 @@ enum class ClassTokenPosition { end, middle, front };
 ClassTokenPosition parse_class_token_position(const std::string& name);
 std::string to_string(ClassTokenPosition position);
 
+// How many context vectors a word init (ctx_init) gives.
+//   words  (CoOp's, KgCoOp's and CoCoOp's own): M = the number of words, as Python's
+//          ctx_init.split(" ") counts them; the context learns the embeddings of the init's first M
+//          tokens (rows 1..M of its tokenization), and any further tokens of the init stay in every
+//          prompt, frozen. The two differ when a word is several tokens.
+//   tokens M = the init's token count; every token of it is learned.
+enum class InitLength { words, tokens };
+
+// "words" | "tokens"; anything else is a pg::Error.
+InitLength parse_init_length(const std::string& name);
+
 struct CoOpOptions {
-  // Number of context vectors M; ignored when ctx_init is set (M = its token count).
+  // Number of context vectors M; ignored when ctx_init is set (init_length says M).
   int64_t n_ctx = coop_defaults::kContextVectors;
   // Words whose token embeddings initialise the context, e.g. "a photo of a"; empty: random init.
   std::string ctx_init;
+  InitLength init_length = InitLength::words;
   // Class-specific context (CSC): one context per class instead of one shared by all.
   bool class_specific = false;
+  // CSC with ctx_init: CoOp ignores CSC when the context has an init (one context shared by all
+  // classes; the learner's options() then say class_specific false). True repeats the init per class.
+  bool class_specific_init = false;
   ClassTokenPosition position = ClassTokenPosition::end;
   // Std of the N(0, std^2) random init.
   double init_std = coop_defaults::kContextInitStd;
@@ -60,6 +75,10 @@ class CoOpPromptLearnerImpl : public torch::nn::Module {
   // -> prompts [n_cls, L, W] float32: token embeddings with the context spliced in, without the
   // positional embedding (the encoder adds it).
   torch::Tensor forward();
+  // The context and the frozen token embeddings in `dtype` (Module::to would also cast the int64
+  // indices): the reference's pure half precision (TrainOptions::half_parameters), where the prompts
+  // come out in `dtype`.
+  void to_dtype(torch::Dtype dtype);
   // Prompts for a batch of generic contexts (CoCoOp's context per image): contexts [B, M, W] float32
   // -> [B, n_cls, L, W], each context spliced in as forward() splices the learner's own. A
   // class-specific learner refuses (pg::Error).

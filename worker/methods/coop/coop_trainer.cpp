@@ -4,9 +4,11 @@
 
 namespace pg::worker {
 
-CoOpObjective::CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, torch::Device device, torch::Dtype dtype)
-    : learner_(std::move(learner)), encoder_(std::move(encoder)), dtype_(dtype) {
+CoOpObjective::CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, torch::Device device, torch::Dtype dtype,
+                             bool half_parameters)
+    : learner_(std::move(learner)), encoder_(std::move(encoder)), dtype_(dtype), half_parameters_(half_parameters) {
   learner_->to(device);
+  if (half_parameters_) learner_->to_dtype(dtype);
   encoder_->to_precision(device, dtype);
   encoder_->eval();
 }
@@ -20,11 +22,15 @@ torch::Tensor prompt_features(CoOpPromptLearner& learner, TextEncoder& encoder, 
 }
 
 torch::Tensor CoOpObjective::text_features() {
-  return prompt_features(learner_, encoder_, dtype_).to(torch::kFloat32);
+  const torch::Tensor features = prompt_features(learner_, encoder_, dtype_);
+  return half_parameters_ ? features : features.to(torch::kFloat32);
 }
 
 torch::Tensor CoOpObjective::logits(const torch::Tensor& image_features) {
-  return clip_logits(image_features, text_features(), encoder_->logit_scale());
+  if (!half_parameters_) return clip_logits(image_features, text_features(), encoder_->logit_scale());
+  // The reference's fp16: image features, logit scale and logits all in the half dtype.
+  const double scale = torch::scalar_tensor(encoder_->logit_scale(), torch::kFloat64).to(dtype_).item<double>();
+  return clip_logits(image_features.to(dtype_), text_features(), scale);
 }
 
 torch::Tensor CoOpObjective::loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
@@ -32,11 +38,12 @@ torch::Tensor CoOpObjective::loss(const torch::Tensor& image_features, const tor
 }
 
 CoOpTrainStep::CoOpTrainStep(CoOpPromptLearner learner, TextEncoder encoder, const TrainOptions& options)
-    : objective_(std::move(learner), std::move(encoder), options.device, options.dtype), sgd_(objective_, options) {}
+    : objective_(std::move(learner), std::move(encoder), options.device, options.dtype, options.half_parameters),
+      sgd_(objective_, options) {}
 
 TrainReport train_coop(CoOpPromptLearner& learner, TextEncoder& encoder, const TrainingData& data,
                        const TrainOptions& options) {
-  CoOpObjective objective(learner, encoder, options.device, options.dtype);
+  CoOpObjective objective(learner, encoder, options.device, options.dtype, options.half_parameters);
   return train_prompt(objective, data, options);
 }
 

@@ -18,12 +18,17 @@ namespace pg::worker {
 
 class CoOpObjective : public TrainingObjective {
  public:
-  CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, torch::Device device, torch::Dtype dtype);
+  // half_parameters: the learner itself in `dtype`, and text features and logits in `dtype` too
+  // (TrainOptions::half_parameters, the reference's fp16).
+  CoOpObjective(CoOpPromptLearner learner, TextEncoder encoder, torch::Device device, torch::Dtype dtype,
+                bool half_parameters = false);
 
   std::vector<torch::Tensor> parameters() override { return learner_->parameters(); }
-  // Text features [n_cls, E] float32 (not normalized) of the current prompts, with autograd to ctx.
+  // Text features [n_cls, E] float32 (not normalized; in dtype with half_parameters) of the current
+  // prompts, with autograd to ctx.
   torch::Tensor text_features();
-  // image_features [B, E] float32 on the device -> logits [B, n_cls] float32, with autograd to ctx.
+  // image_features [B, E] float32 on the device -> logits [B, n_cls] float32 (in dtype with
+  // half_parameters), with autograd to ctx.
   torch::Tensor logits(const torch::Tensor& image_features);
   torch::Tensor loss(const torch::Tensor& image_features, const torch::Tensor& labels) override;
   int64_t num_classes() const override { return learner_->num_classes(); }
@@ -36,6 +41,7 @@ class CoOpObjective : public TrainingObjective {
   CoOpPromptLearner learner_;
   TextEncoder encoder_;
   torch::Dtype dtype_;
+  bool half_parameters_;
 };
 
 // One CoOp optimisation step and its SGD state: what train_coop runs per batch, exposed so the

@@ -42,6 +42,10 @@ std::vector<PackedRunResult> train_coop_packed(std::vector<PackedCoOpRun>& runs,
   const torch::Device device = runs.front().options.device;
   const torch::Dtype dtype = runs.front().options.dtype;
   for (const PackedCoOpRun& run : runs) {
+    if (run.options.half_parameters) {
+      throw Error("packed CoOp training keeps each context a float32 master copy; a pure half precision "
+                  "(pure_fp16, pure_bf16) trains alone");
+    }
     if (run.options.device != device || run.options.dtype != dtype) {
       throw Error("packed CoOp training: runs on " + device.str() + " in " + c10::toString(dtype) + " and on " +
                   run.options.device.str() + " in " + c10::toString(run.options.dtype) +
