@@ -196,7 +196,9 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
         ++tasks[index].attempts;
         given.push_back(&tasks[index]);
       }
-      const std::string message = task_message(given, next->workers, ++splits);
+      // A tag per group being created; MPI guarantees tags up to 32767.
+      if (next->workers.size() > 1) splits = splits % 32767 + 1;
+      const std::string message = task_message(given, next->workers, splits);
       const auto send_start = Clock::now();
       if (!first_dispatch) first_dispatch = send_start;
       for (size_t k = 0; k < next->workers.size(); ++k) {

@@ -67,7 +67,9 @@ std::optional<Assignment> Scheduler::assign(int worker, const std::vector<int>& 
     }
     return assignment;
   }
-  if (head.pack_key.empty() || scale_.pack_tasks <= 1 || head.classes >= scale_.pack_below_classes) {
+  // A retry runs alone: what failed in a pack (out of memory) would likely fail there again.
+  if (head.pack_key.empty() || scale_.pack_tasks <= 1 || head.classes >= scale_.pack_below_classes ||
+      avoid_.count(*first) != 0) {
     return assignment;
   }
   // Companions in queue order (most expensive first), each small, of the same key, within the budget.
@@ -76,7 +78,7 @@ std::optional<Assignment> Scheduler::assign(int worker, const std::vector<int>& 
     const size_t task = pending_[at];
     const SchedulerTask& candidate = tasks_[task];
     if (candidate.pack_key != head.pack_key || candidate.classes >= scale_.pack_below_classes ||
-        memory + candidate.step_bytes > scale_.pack_memory_bytes || !allowed(task, worker)) {
+        memory + candidate.step_bytes > scale_.pack_memory_bytes || avoid_.count(task) != 0) {
       ++at;
       continue;
     }

@@ -7,8 +7,9 @@
 //
 // Scale (ScaleOptions, the sweep file's `scale:` section): a small task (few classes: its step cannot
 // fill a device) takes pending tasks of its pack key (same dataset, method and precision) along, to
-// train together in one pass per step, up to a number of tasks and an activation-memory budget. A
-// large task (many classes) takes other idle workers along, to train split across them.
+// train together in one pass per step, up to a number of tasks and an activation-memory budget (a
+// retried task runs alone). A large task (many classes) takes other idle workers along, to train
+// split across them.
 #pragma once
 
 #include <cstddef>

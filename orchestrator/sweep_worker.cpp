@@ -38,10 +38,10 @@ json failed_record(const std::string& id, const json& spec, const std::exception
           {"error_kind", to_string(error_kind(e))}};
 }
 
-// The ranks of a split, after the task: every member calls this, so a member that failed alone (the
-// others wait in a collective for it) cannot hang the sweep: when the others do not arrive within
-// kSplitAgreementSeconds, the whole MPI job ends with a message. The journal keeps every finished
-// task; the same command resumes the rest.
+// The ranks of a split, when its training ends (before the leader evaluates): every member calls
+// this, so a member that failed alone (the others wait in a collective for it) cannot hang the sweep:
+// when the others do not arrive within kSplitAgreementSeconds, the whole MPI job ends with a message.
+// The journal keeps every finished task; the same command resumes the rest.
 constexpr double kSplitAgreementSeconds = 600;
 
 void agree_after_split(MPI_Comm group, const std::string& id) {
@@ -83,36 +83,18 @@ std::vector<TaskResult> SweepWorker::run_tasks(const json& message, bool& split_
         log_warning("a packed task failed before it ran: " + error_text(e));
       }
     }
-    std::vector<TaskResult> trained = runner_.run_pack(prepared);
+    std::vector<TaskResult> trained = runner_.run_pack(prepared);  // none when every task failed here
     for (size_t k = 0; k < trained.size(); ++k) results[position[k]] = std::move(trained[k]);
     return results;
   }
   if (message.is_object() && message.contains("split")) {
-    // Ranks are world ranks; each member builds the group, then checks the task (its files may differ).
-    const std::vector<int> ranks = message["split"].at("ranks").get<std::vector<int>>();
-    MPI_Comm communicator = worker::create_group(MPI_COMM_WORLD, ranks, message["split"].at("tag").get<int>());
-    const std::unique_ptr<worker::Collectives> group = worker::collectives_for(communicator, torch::Device(runner_.device()));
     results.resize(1);
-    std::string error;
-    sweeps::TaskSpec spec;
     try {
-      spec = runner_.prepare(sweeps::TaskSpec::from_json(message.at("task")));
-    } catch (const std::exception& e) {
-      error = error_text(e);
+      results[0] = run_split(message, split_member);
+    } catch (const std::exception& e) {  // the group could not form (MPI, NCCL)
+      results[0].record = failed_record("unknown", message.value("task", json()), e);
+      log_warning("a split task failed before it ran: " + error_text(e));
     }
-    // Every member must take the same road: when any could not prepare the task, none trains it.
-    torch::Tensor failures = torch::full({1}, error.empty() ? 0.0 : 1.0, torch::kFloat64);
-    group->all_reduce_sum(failures);
-    split_member = group->rank() != 0;
-    if (failures.item<double>() > 0) {
-      results[0].record = failed_record("unknown", message.at("task"),
-                                        Error(error.empty() ? "another rank of its group could not prepare the task"
-                                                            : error));
-    } else {
-      results[0] = runner_.run_sharded(spec, *group);
-      agree_after_split(communicator, spec.id());
-    }
-    MPI_Comm_free(&communicator);
     return results;
   }
   results.resize(1);
@@ -127,6 +109,44 @@ std::vector<TaskResult> SweepWorker::run_tasks(const json& message, bool& split_
     log_warning("a task failed before it ran: " + error_text(e));
   }
   return results;
+}
+
+TaskResult SweepWorker::run_split(const json& message, bool& split_member) {
+  // Ranks are world ranks; each member builds the group, then checks the task (its files may differ).
+  const std::vector<int> ranks = message["split"].at("ranks").get<std::vector<int>>();
+  MPI_Comm communicator = worker::create_group(MPI_COMM_WORLD, ranks, message["split"].at("tag").get<int>());
+  const torch::Device device(runner_.device());
+  const std::unique_ptr<worker::Collectives> group = worker::collectives_for(communicator, device);
+  split_member = group->rank() != 0;
+  std::string error;
+  sweeps::TaskSpec spec;
+  try {
+    spec = runner_.prepare(sweeps::TaskSpec::from_json(message.at("task")));
+  } catch (const std::exception& e) {
+    error = error_text(e);
+  }
+  // Every member must take the same road: when any could not prepare the task, none trains it.
+  torch::Tensor failures = torch::full({1}, error.empty() ? 0.0f : 1.0f).to(device);
+  group->all_reduce_sum(failures);
+  TaskResult result;
+  if (failures.item<float>() > 0) {
+    const bool here = !error.empty();
+    result.record = failed_record("unknown", message.at("task"),
+                                  Error(here ? error : "another rank of its group could not prepare the task",
+                                        here ? ErrorKind::user : ErrorKind::retryable));
+  } else {
+    bool agreed = false;
+    const std::string id = spec.id();
+    result = runner_.run_sharded(spec, *group, [&] {
+      agree_after_split(communicator, id);
+      agreed = true;
+    });
+    // A member that failed before training (alone, or the others would be here too) must not leave
+    // the others waiting in a collective.
+    if (!agreed) agree_after_split(communicator, id);
+  }
+  MPI_Comm_free(&communicator);
+  return result;
 }
 
 std::vector<std::string> SweepWorker::run(const std::string& payload) {

@@ -28,6 +28,7 @@ class SweepWorker {
 
  private:
   std::vector<TaskResult> run_tasks(const nlohmann::json& message, bool& split_member);
+  TaskResult run_split(const nlohmann::json& message, bool& split_member);
 
   TaskRunner& runner_;
   std::string out_dir_;

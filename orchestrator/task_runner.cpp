@@ -133,7 +133,8 @@ class TaskRunner::Impl {
   sweeps::TaskSpec prepare(sweeps::TaskSpec spec);
   TaskResult run(const sweeps::TaskSpec& spec);
   std::vector<TaskResult> run_pack(const std::vector<sweeps::TaskSpec>& specs);
-  TaskResult run_sharded(const sweeps::TaskSpec& spec, worker::Collectives& group);
+  TaskResult run_sharded(const sweeps::TaskSpec& spec, worker::Collectives& group,
+                         const std::function<void()>& trained_together);
   std::string device_description() const;
   const std::string& features_digest(const std::string& dataset);
 
@@ -417,7 +418,8 @@ TaskResult TaskRunner::Impl::run(const sweeps::TaskSpec& spec) {
   });
 }
 
-TaskResult TaskRunner::Impl::run_sharded(const sweeps::TaskSpec& spec, worker::Collectives& group) {
+TaskResult TaskRunner::Impl::run_sharded(const sweeps::TaskSpec& spec, worker::Collectives& group,
+                                         const std::function<void()>& trained_together) {
   return run_one(
       spec,
       [&](PreparedTask& prepared) {
@@ -428,18 +430,29 @@ TaskResult TaskRunner::Impl::run_sharded(const sweeps::TaskSpec& spec, worker::C
         // Every rank must stop at the same step, or the others would wait in a collective forever:
         // the group stops when any of its ranks was asked to.
         const std::function<bool()> asked = prepared.task.stop_requested;
-        prepared.task.stop_requested = [asked, &group] {
-          torch::Tensor votes = torch::full({1}, asked && asked() ? 1.0 : 0.0, torch::kFloat64);
+        const torch::Device device = device_;
+        prepared.task.stop_requested = [asked, &group, device] {
+          torch::Tensor votes = torch::full({1}, asked && asked() ? 1.0 : 0.0, torch::kFloat32);
+          votes = votes.to(device);  // NCCL reduces device tensors only
           group.all_reduce_sum(votes);
           return votes.item<double>() > 0;
         };
         worker::MethodEnvironment methods = environment();
-        return method.run_sharded(prepared.task, methods, group);
+        std::unique_ptr<worker::TrainedMethod> trained;
+        try {
+          trained = method.run_sharded(prepared.task, methods, group);
+        } catch (...) {
+          trained_together();
+          throw;
+        }
+        trained_together();
+        return trained;
       },
       /*group_leader=*/group.rank() == 0);
 }
 
 std::vector<TaskResult> TaskRunner::Impl::run_pack(const std::vector<sweeps::TaskSpec>& specs) {
+  if (specs.empty()) return {};
   std::vector<TaskResult> results(specs.size());
   std::vector<Clock::time_point> starts(specs.size(), Clock::now());
   std::vector<std::unique_ptr<PreparedTask>> prepared(specs.size());
@@ -714,8 +727,9 @@ TaskResult TaskRunner::run(const sweeps::TaskSpec& prepared) { return impl_->run
 std::vector<TaskResult> TaskRunner::run_pack(const std::vector<sweeps::TaskSpec>& prepared) {
   return impl_->run_pack(prepared);
 }
-TaskResult TaskRunner::run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group) {
-  return impl_->run_sharded(prepared, group);
+TaskResult TaskRunner::run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group,
+                                   const std::function<void()>& trained_together) {
+  return impl_->run_sharded(prepared, group, trained_together);
 }
 std::string TaskRunner::pack_key(const sweeps::TaskSpec& prepared) const {
   if (!worker::find_method(prepared.method).run_packed || worker::pure_half_precision(prepared.settings)) return "";
@@ -723,7 +737,11 @@ std::string TaskRunner::pack_key(const sweeps::TaskSpec& prepared) const {
 }
 
 bool TaskRunner::can_split(const sweeps::TaskSpec& prepared) const {
-  return worker::find_method(prepared.method).run_sharded && !prepared.settings.value("class_specific", false) &&
+  // CSC with an init and csc_init "shared" is one generic context, as in CoOp.
+  const bool per_class = prepared.settings.value("class_specific", false) &&
+                         !(prepared.settings.value("ctx_init", std::string()) != "" &&
+                           prepared.settings.value("csc_init", std::string("shared")) == "shared");
+  return worker::find_method(prepared.method).run_sharded && !per_class &&
          !worker::pure_half_precision(prepared.settings);
 }
 

@@ -83,10 +83,12 @@ class TaskRunner {
   // the pack's.
   std::vector<TaskResult> run_pack(const std::vector<sweeps::TaskSpec>& prepared);
   // A prepared task trained across the ranks of `group` (every rank calls this with the same task):
-  // its classes split among them. The group stops together when any rank is asked to stop. Rank 0
-  // saves the checkpoints, evaluates and returns the record and the prompts; the other ranks return a
-  // record without metrics.
-  TaskResult run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group);
+  // its classes split among them. The group stops together when any rank is asked to stop. When its
+  // training ends, succeeded or failed, every rank calls `trained_together` (where the caller checks
+  // that the whole group got there). Rank 0 then saves the checkpoints, evaluates and returns the
+  // record and the prompts; the other ranks return a record without metrics.
+  TaskResult run_sharded(const sweeps::TaskSpec& prepared, worker::Collectives& group,
+                         const std::function<void()>& trained_together);
 
   // What the scheduler needs of a prepared task: the key of the tasks it may train with in a pack
   // (dataset, method, precision; empty when its method or a pure half precision trains alone), and

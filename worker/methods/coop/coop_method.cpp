@@ -85,10 +85,11 @@ std::vector<PackedMethodResult> run_coop_packed(const std::vector<const MethodTa
                                 task.seed);
       runs.push_back({learner, task.train, sgd_options(task, environment.device, dtype)});
       task_of_run.push_back(i);
-    } catch (const Error& e) {  // this task's prompt (a context too long for its class names)
+    } catch (const std::exception& e) {  // this task's prompt (a context too long for its class names)
       results[i].error = e.what();
     }
   }
+  if (runs.empty()) return results;
   const std::vector<PackedRunResult> outcomes = train_coop_packed(runs, encoder);
   for (size_t run = 0; run < runs.size(); ++run) {
     PackedMethodResult& result = results[task_of_run[run]];
