@@ -454,7 +454,7 @@ TaskResult TaskRunner::Impl::run_sharded(const sweeps::TaskSpec& spec, worker::C
 std::vector<TaskResult> TaskRunner::Impl::run_pack(const std::vector<sweeps::TaskSpec>& specs) {
   if (specs.empty()) return {};
   std::vector<TaskResult> results(specs.size());
-  std::vector<Clock::time_point> starts(specs.size(), Clock::now());
+  std::vector<Clock::time_point> starts(specs.size());
   std::vector<std::unique_ptr<PreparedTask>> prepared(specs.size());
   std::vector<const worker::MethodTask*> tasks;
   std::vector<size_t> packed;  // the index of each of `tasks` in `specs`
@@ -618,10 +618,9 @@ void TaskRunner::Impl::record_training(PreparedTask& prepared, const worker::Tra
   record["timings"]["train_s"] = seconds;
 }
 
-std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepared, worker::TrainedMethod& trained_method) {
+std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepared, worker::TrainedMethod& trained) {
   const sweeps::TaskSpec& spec = *prepared.spec;
   json& record = *prepared.record;
-  worker::TrainedMethod* trained = &trained_method;
   const std::vector<std::string>& classnames = prepared.classnames;
   const int64_t num_classes = static_cast<int64_t>(classnames.size());
   const bool base2novel = prepared.base2novel;
@@ -635,7 +634,7 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepa
 
   // The classifiers: of the classes trained on, and of the novel classes where the method has one.
   const auto eval_start = Clock::now();
-  std::unique_ptr<worker::Classifier> seen_classifier = trained->classifier(seen_names, prompt_template);
+  std::unique_ptr<worker::Classifier> seen_classifier = trained.classifier(seen_names, prompt_template);
   if (!seen_classifier) throw Error("method " + spec.method + " gave no classifier for the classes it was trained on", ErrorKind::internal);
   std::optional<double> val_accuracy;
   if (!seen_val.rows.empty()) {
@@ -651,7 +650,7 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepa
   std::optional<Evaluation> novel_eval;
   std::vector<std::string> not_applicable;
   if (base2novel) {
-    std::unique_ptr<worker::Classifier> novel = trained->classifier(names_of(novel_classes, classnames), prompt_template);
+    std::unique_ptr<worker::Classifier> novel = trained.classifier(names_of(novel_classes, classnames), prompt_template);
     if (novel) {
       novel_eval.emplace(novel_classes, num_classes, false, std::move(novel));
       evaluations.push_back(&*novel_eval);
@@ -678,7 +677,7 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepa
     std::vector<double> accuracies;
     for (const std::string& target : spec.targets) {
       const std::vector<std::string> names = store_.classnames(target);
-      std::unique_ptr<worker::Classifier> classifier = trained->classifier(names, store_.prompt_template(target));
+      std::unique_ptr<worker::Classifier> classifier = trained.classifier(names, store_.prompt_template(target));
       if (!classifier) {
         not_applicable.push_back(sweeps::target_metric(target));
         continue;
@@ -716,8 +715,8 @@ std::vector<storage::NamedTensor> TaskRunner::Impl::evaluate(PreparedTask& prepa
         (base2novel ? std::string("their test images are in neither the base nor the novel test set")
                     : std::to_string(seen_eval.missing_rows) + " test images of these classes count as errors"));
   }
-  if (trained->report.contains("not_converged")) record["warnings"].push_back(trained->report["not_converged"]);
-  return trained->learned;
+  if (trained.report.contains("not_converged")) record["warnings"].push_back(trained.report["not_converged"]);
+  return trained.learned;
 }
 
 TaskRunner::TaskRunner(const RunnerOptions& options) : impl_(std::make_unique<Impl>(options)) {}
