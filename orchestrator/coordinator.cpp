@@ -60,6 +60,16 @@ double seconds_between(Clock::time_point from, Clock::time_point to) {
 
 constexpr double kGatherSeconds = 60;
 
+// What names a worker's GPU, from its ready message (SweepWorker::about): its host, the devices it may
+// see (CUDA_VISIBLE_DEVICES) and the one it uses. "" for a CPU worker.
+std::string gpu_key(const json& about) {
+  auto text = [&](const char* key) {
+    return about.is_object() && about.contains(key) && about[key].is_string() ? about[key].get<std::string>() : "";
+  };
+  if (text("device").rfind("cuda", 0) != 0) return "";
+  return text("host") + "|" + text("gpus") + "|" + text("device");
+}
+
 ScaleOptions scale_options(const sweeps::ScaleSettings& settings) {
   ScaleOptions scale;
   scale.pack_tasks = settings.pack_tasks;
@@ -148,6 +158,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
              " tasks finished before (journal); running the other " + std::to_string(tasks.size()));
   }
   std::vector<bool> idle(static_cast<size_t>(link.workers()), false);
+  std::vector<std::string> gpu_keys(static_cast<size_t>(link.workers()));  // of the workers that said ready
   std::map<int, WorkerJob> running_on;
   int splits = 0;  // tags of the split groups
   // The first tasks wait until every worker is ready (or kGatherSeconds passed): the most expensive
@@ -185,11 +196,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
     // Hand out work to idle workers.
     for (int worker = 0; !stopping && !gathering() && worker < link.workers(); ++worker) {
       if (!idle[static_cast<size_t>(worker)]) continue;
-      std::vector<int> other_idle;
-      for (int other = 0; other < link.workers(); ++other) {
-        if (other != worker && idle[static_cast<size_t>(other)]) other_idle.push_back(other);
-      }
-      const std::optional<Assignment> next = scheduler.assign(worker, other_idle);
+      const std::optional<Assignment> next = scheduler.assign(worker, split_partners(worker, idle, gpu_keys));
       if (!next) continue;
       std::vector<const PlannedTask*> given;
       for (size_t index : next->tasks) {
@@ -228,6 +235,7 @@ SweepRunSummary run_sweep(const sweeps::Sweep& sweep, const SweepRunOptions& opt
       ++ready;
       if (!first_ready) first_ready = Clock::now();
       const json about = json::parse(message->payload, nullptr, false);
+      gpu_keys[static_cast<size_t>(message->worker)] = gpu_key(about);
       progress.joined(message->worker, about.is_object() ? about : json::object());
     }
     if (message && message->kind == WorkerMessage::Kind::result) {

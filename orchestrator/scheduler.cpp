@@ -49,6 +49,19 @@ std::optional<size_t> Scheduler::next_for(int worker) {
   return task;
 }
 
+std::vector<int> split_partners(int worker, const std::vector<bool>& idle, const std::vector<std::string>& gpu_keys) {
+  auto key = [&](int w) { return static_cast<size_t>(w) < gpu_keys.size() ? gpu_keys[static_cast<size_t>(w)] : ""; };
+  std::set<std::string> taken;
+  if (!key(worker).empty()) taken.insert(key(worker));
+  std::vector<int> partners;
+  for (int other = 0; other < static_cast<int>(idle.size()); ++other) {
+    if (other == worker || !idle[static_cast<size_t>(other)]) continue;
+    if (!key(other).empty() && !taken.insert(key(other)).second) continue;
+    partners.push_back(other);
+  }
+  return partners;
+}
+
 std::optional<Assignment> Scheduler::assign(int worker, const std::vector<int>& other_idle) {
   const std::optional<size_t> first = next_for(worker);
   if (!first) return std::nullopt;

@@ -45,6 +45,12 @@ struct Assignment {
   std::vector<int> workers;   // the asking worker first; more than one: a group splitting tasks[0]
 };
 
+// The idle workers a split started by `worker` may take along, in worker order: the idle ones other
+// than `worker`, at most one per GPU with no member's GPU taken twice (NCCL refuses a group with two
+// ranks on one device; more workers than GPUs share them). gpu_keys: per worker, what names its GPU
+// (host, visible devices, index), "" for a CPU worker, which shares nothing.
+std::vector<int> split_partners(int worker, const std::vector<bool>& idle, const std::vector<std::string>& gpu_keys);
+
 class Scheduler {
  public:
   static constexpr double kTieTolerance = 0.01;

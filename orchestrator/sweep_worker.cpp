@@ -114,7 +114,12 @@ std::vector<TaskResult> SweepWorker::run_tasks(const json& message, bool& split_
 TaskResult SweepWorker::run_split(const json& message, bool& split_member) {
   // Ranks are world ranks; each member builds the group, then checks the task (its files may differ).
   const std::vector<int> ranks = message["split"].at("ranks").get<std::vector<int>>();
-  MPI_Comm communicator = worker::create_group(MPI_COMM_WORLD, ranks, message["split"].at("tag").get<int>());
+  // Freed however this ends (a failed NCCL set-up throws), after the collectives that use it.
+  struct OwnedCommunicator {
+    MPI_Comm comm;
+    ~OwnedCommunicator() { MPI_Comm_free(&comm); }
+  } const owned{worker::create_group(MPI_COMM_WORLD, ranks, message["split"].at("tag").get<int>())};
+  MPI_Comm communicator = owned.comm;
   const torch::Device device(runner_.device());
   const std::unique_ptr<worker::Collectives> group = worker::collectives_for(communicator, device);
   split_member = group->rank() != 0;
@@ -145,7 +150,6 @@ TaskResult SweepWorker::run_split(const json& message, bool& split_member) {
     // the others waiting in a collective.
     if (!agreed) agree_after_split(communicator, id);
   }
-  MPI_Comm_free(&communicator);
   return result;
 }
 

@@ -736,11 +736,8 @@ std::string TaskRunner::pack_key(const sweeps::TaskSpec& prepared) const {
 }
 
 bool TaskRunner::can_split(const sweeps::TaskSpec& prepared) const {
-  // CSC with an init and csc_init "shared" is one generic context, as in CoOp.
-  const bool per_class = prepared.settings.value("class_specific", false) &&
-                         !(prepared.settings.value("ctx_init", std::string()) != "" &&
-                           prepared.settings.value("csc_init", std::string("shared")) == "shared");
-  return worker::find_method(prepared.method).run_sharded && !per_class &&
+  // A class-specific context cannot be split by class (the spec says generic where CoOp ignores CSC).
+  return worker::find_method(prepared.method).run_sharded && !prepared.settings.value("class_specific", false) &&
          !worker::pure_half_precision(prepared.settings);
 }
 

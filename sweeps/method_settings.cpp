@@ -81,6 +81,11 @@ void canonical_context(json& settings) {
     throw Error("task field 'n_ctx' is " + settings["n_ctx"].dump() + "; a random context needs 1 or more vectors");
   }
   if (!has_init) settings["ctx_init_length"] = "words";
+  // CoOp ignores CSC when given an init (csc_init "shared", the reference's rule): the task is the
+  // generic-context one, said so in its spec, so nothing downstream needs the rule again.
+  if (has_init && settings.value("class_specific", false) && settings.value("csc_init", std::string()) == "shared") {
+    settings["class_specific"] = false;
+  }
   if (settings.contains("csc_init") && (!has_init || !settings.value("class_specific", false))) {
     settings["csc_init"] = "shared";
   }
@@ -89,10 +94,7 @@ void canonical_context(json& settings) {
 void resolve_coop(json& settings, const SettingsContext& context) {
   canonical_context(settings);
   if (settings["epochs"].get<int>() == 0) settings["epochs"] = coop_epochs(context.dataset, context.shots);
-  // CSC with an init and csc_init "shared" is one generic context (as in CoOp): it tests on any class.
-  const bool csc_ignored = !settings["ctx_init"].get<std::string>().empty() &&
-                           settings.value("csc_init", std::string("shared")) == "shared";
-  if (context.protocol != "fewshot" && settings.value("class_specific", false) && !csc_ignored) {
+  if (context.protocol != "fewshot" && settings.value("class_specific", false)) {
     throw Error("task field 'csc' is true, but class-specific context (CSC) exists only for the classes trained on "
                 "and cannot be tested on other classes; use generic context (csc: false) for the " + context.protocol +
                 " protocol");

@@ -10,8 +10,12 @@
 #include <type_traits>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/strings.h"
 #include "worker/lr_schedule.h"
+#ifdef PG_WITH_CUDA
+#include "worker/cuda/captured_backward.h"
+#endif
 
 namespace pg::worker {
 namespace {
@@ -140,11 +144,38 @@ torch::Tensor clip_logits(const torch::Tensor& image_features, const torch::Tens
 SgdStep::SgdStep(TrainingObjective& objective, const TrainOptions& options)
     : objective_(objective),
       parameters_((check_options(options), objective.parameters())),
-      optimizer_(parameters_, sgd_options(options)) {}
+      optimizer_(parameters_, sgd_options(options)) {
+#ifdef PG_WITH_CUDA
+  record_graph_ = options.cuda_graph && options.device.is_cuda() && objective.capturable();
+#endif
+}
+
+torch::Tensor SgdStep::backward_loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
+#ifdef PG_WITH_CUDA
+  if (record_graph_) {
+    record_graph_ = false;
+    try {
+      captured_ = std::make_shared<CapturedBackward>(objective_, image_features, labels);
+    } catch (const Error& error) {
+      log_warning(std::string(error.what()) + "; training goes on without a CUDA graph (same result, slower)");
+    }
+  }
+  if (captured_ && captured_->fits(image_features, labels)) return captured_->backward_loss(image_features, labels);
+#endif
+  if (captured_) {
+    // The recording replays into the gradient tensors it was recorded with: zero them in place, never
+    // release them (LibTorch 2.x's zero_grad() sets them to none).
+    for (const auto& parameter : parameters_) {
+      if (parameter.grad().defined()) parameter.grad().zero_();
+    }
+  } else {
+    optimizer_.zero_grad();
+  }
+  return objective_.backward_loss(image_features, labels);
+}
 
 torch::Tensor SgdStep::step(const torch::Tensor& image_features, const torch::Tensor& labels) {
-  optimizer_.zero_grad();
-  const torch::Tensor loss = objective_.backward_loss(image_features, labels);
+  const torch::Tensor loss = backward_loss(image_features, labels);
   optimizer_.step();
   return loss;
 }
@@ -315,6 +346,7 @@ void TrainingRun::end_epoch() {
 
 TrainReport TrainingRun::report() const {
   TrainReport report = report_;
+  report.cuda_graph = sgd_.graphed();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   return report;
 }

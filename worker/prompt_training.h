@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -35,6 +36,7 @@ struct TrainReport {
   std::vector<double> epoch_lr;    // learning rate each epoch ran at
   int64_t steps = 0;               // optimizer steps in all
   double seconds = 0;              // wall time of the training loop
+  bool cuda_graph = false;         // whether the steps replayed a CUDA graph (cuda/captured_backward.h)
 };
 
 // Where training stands after an epoch: everything needed to continue it exactly.
@@ -62,6 +64,10 @@ struct TrainOptions {
   // `dtype` and SGD updates them there, and logits and loss are in `dtype` too. Off: they stay a
   // float32 master copy, cast to `dtype` per forward, with logits and loss in float32.
   bool half_parameters = false;
+  // On a CUDA device, in a build with CUDA, for an objective that allows it: record the step's forward
+  // and backward pass once as a CUDA graph and replay it per batch (cuda/captured_backward.h). Same
+  // kernels, same result; off, every kernel is launched from the host.
+  bool cuda_graph = true;
   // Called after every epoch but the last with where training stands; the caller decides whether to
   // save it (a checkpoint). Called on the training thread; an exception from it stops training.
   std::function<void(const TrainState&)> on_epoch_end;
@@ -102,7 +108,12 @@ class TrainingObjective {
   }
   virtual int64_t num_classes() const = 0;
   virtual int64_t embed_dim() const = 0;
+  // Whether backward_loss may be recorded as a CUDA graph: the same kernels on the same shapes for
+  // every batch of a size, no host synchronisation, no randomness.
+  virtual bool capturable() const { return false; }
 };
+
+class CapturedBackward;
 
 // Logits [B, n_cls] float32 = logit_scale * normalize(image_features) @ normalize(text_features).T,
 // as CoOp's CustomCLIP (image_features [B, E], text_features [n_cls, E], both float32).
@@ -121,15 +132,24 @@ class SgdStep {
   void zero_grad() { optimizer_.zero_grad(); }
   void apply() { optimizer_.step(); }
   void set_lr(double lr);
+  // Whether step() replays a recorded CUDA graph.
+  bool graphed() const { return captured_ != nullptr; }
   // SGD's momentum buffer of each parameter (undefined before its first update).
   std::vector<torch::Tensor> momentum_buffers() const;
   // Restores saved buffers (resuming); undefined entries are skipped.
   void set_momentum_buffers(const std::vector<torch::Tensor>& buffers);
 
  private:
+  // The forward and backward pass of step(): recorded at the first step when the options and the
+  // objective allow it, else the objective's own.
+  torch::Tensor backward_loss(const torch::Tensor& image_features, const torch::Tensor& labels);
+
   TrainingObjective& objective_;
   std::vector<torch::Tensor> parameters_;
   torch::optim::SGD optimizer_;
+  bool record_graph_ = false;  // still to try at the next step
+  // A shared_ptr for its type-erased deleter: CapturedBackward's destructor exists only in CUDA builds.
+  std::shared_ptr<CapturedBackward> captured_;
 };
 
 // Number of batches per epoch: N / batch_size rounded down when N >= batch_size (the last partial

@@ -171,5 +171,20 @@ TEST(Scheduler, LargeTasksSplitAcrossIdleWorkersAndNeverWait) {
   EXPECT_EQ(few.assign(0, {1, 2, 3})->workers, (std::vector<int>{0, 1}));
 }
 
+// NCCL refuses a group with two ranks on one GPU: a split takes at most one idle worker per GPU, never
+// the asking worker's GPU; CPU workers ("") share nothing.
+TEST(SplitPartners, AtMostOneWorkerPerGpuAndNeverTheAskersGpu) {
+  const std::vector<bool> idle = {true, true, true, true, false, true};
+  // Workers 0 and 2 share GPU a, 1 and 3 share b, 4 (busy) and 5 are on c and d.
+  const std::vector<std::string> gpus = {"n1||cuda:0", "n1||cuda:1", "n1||cuda:0", "n1||cuda:1", "n1||cuda:2", "n2|3|cuda:0"};
+  EXPECT_EQ(split_partners(0, idle, gpus), (std::vector<int>{1, 5}));
+  EXPECT_EQ(split_partners(3, idle, gpus), (std::vector<int>{0, 5}));
+  const std::vector<std::string> cpus(6, "");
+  EXPECT_EQ(split_partners(0, idle, cpus), (std::vector<int>{1, 2, 3, 5}));
+  // Workers not yet heard from have no key: they share nothing.
+  EXPECT_EQ(split_partners(1, idle, {"n1||cuda:0"}), (std::vector<int>{0, 2, 3, 5}));
+}
+
 }  // namespace
 }  // namespace pg::orchestrator
+

@@ -58,12 +58,17 @@ TEST(TaskSpec, CoOpInitSettingsDefaultToTheReferenceAndAreCanonical) {
   with_init_tokens.settings["ctx_init_length"] = "tokens";
   with_init_tokens.resolve();
   EXPECT_NE(with_init_tokens.id(), with_init.id());
-  // CSC with an init, shared as in CoOp, runs base2novel; repeated per class it cannot.
+  // CSC with an init, shared as in CoOp, is the generic-context task (its id too), so it runs
+  // base2novel; repeated per class it is CSC and cannot.
   TaskSpec shared = with_init;
-  shared.protocol = "base2novel";
   shared.settings["class_specific"] = true;
+  shared.resolve();
+  EXPECT_FALSE(shared.setting<bool>("class_specific"));
+  EXPECT_EQ(shared.id(), with_init.id());
+  shared.protocol = "base2novel";
   EXPECT_NO_THROW(shared.resolve());
   TaskSpec per_class = shared;
+  per_class.settings["class_specific"] = true;
   per_class.settings["csc_init"] = "per_class";
   EXPECT_THROW(per_class.resolve(), Error);
 }

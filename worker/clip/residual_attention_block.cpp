@@ -4,6 +4,8 @@
 #include <limits>
 #include <vector>
 
+#include <torch/version.h>
+
 #include "common/error.h"
 
 namespace pg::worker {
@@ -51,7 +53,14 @@ torch::Tensor ResidualAttentionBlockImpl::attention(const torch::Tensor& qkv, co
   const int64_t heads = qkv.size(2);
   const int64_t length = qkv.size(3);
   const int64_t head_dim = qkv.size(4);
-  // q, k, v each [n * heads, L, head_dim], batch-major then head, as MultiheadAttention.
+#if TORCH_VERSION_MAJOR >= 2
+  // LibTorch 2.x: one fused kernel (memory-efficient attention on CUDA: it takes an additive mask; a
+  // fused CPU kernel elsewhere) for the same softmax(q k^T / sqrt(head_dim) + mask) v.
+  const torch::Tensor fused = at::scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], mask);  // [n, heads, L, D]
+  return out_proj_(fused.transpose(1, 2).reshape({n, length, heads * head_dim}));
+#else
+  // LibTorch 1.13 has no fused attention: q, k, v each [n * heads, L, head_dim], batch-major then
+  // head, as MultiheadAttention.
   const torch::Tensor q = qkv[0].reshape({n * heads, length, head_dim});
   const torch::Tensor k = qkv[1].reshape({n * heads, length, head_dim});
   const torch::Tensor v = qkv[2].reshape({n * heads, length, head_dim});
@@ -60,6 +69,7 @@ torch::Tensor ResidualAttentionBlockImpl::attention(const torch::Tensor& qkv, co
   const torch::Tensor scores = torch::baddbmm(mask, q, k.transpose(1, 2), /*beta=*/1.0, /*alpha=*/scale);
   const torch::Tensor context = torch::bmm(torch::softmax(scores, -1), v);  // [n * heads, L, head_dim]
   return out_proj_(context.view({n, heads, length, head_dim}).transpose(1, 2).reshape({n, length, heads * head_dim}));
+#endif
 }
 
 torch::Tensor ResidualAttentionBlockImpl::add_mlp(const torch::Tensor& y) {

@@ -40,7 +40,8 @@ nlohmann::json sgd_report(const TrainReport& report, const TrainOptions& options
           {"steps", report.steps},
           {"final_loss", report.epoch_loss.empty() ? 0.0 : report.epoch_loss.back()},
           {"loss_per_epoch", report.epoch_loss},
-          {"lr_per_epoch", report.epoch_lr}};
+          {"lr_per_epoch", report.epoch_lr},
+          {"cuda_graph", report.cuda_graph}};
 }
 
 storage::NamedTensor to_named_tensor(const std::string& name, const torch::Tensor& tensor) {

@@ -33,6 +33,8 @@ class CoOpObjective : public TrainingObjective {
   torch::Tensor loss(const torch::Tensor& image_features, const torch::Tensor& labels) override;
   int64_t num_classes() const override { return learner_->num_classes(); }
   int64_t embed_dim() const override { return encoder_->options().embed_dim; }
+  // Fixed shapes per batch size, no host reads inside the step (the encoder caches its EOT bounds).
+  bool capturable() const override { return true; }
 
   CoOpPromptLearner& learner() { return learner_; }
   TextEncoder& encoder() { return encoder_; }
@@ -56,6 +58,8 @@ class CoOpTrainStep {
     return sgd_.step(image_features, labels);
   }
   void set_lr(double lr) { sgd_.set_lr(lr); }
+  // Whether the steps replay a recorded CUDA graph (TrainOptions::cuda_graph).
+  bool graphed() const { return sgd_.graphed(); }
   // SGD momentum buffer of the context, shape of the context; undefined before the first step.
   torch::Tensor momentum_buffer() const { return sgd_.momentum_buffers().at(0); }
 

@@ -38,6 +38,7 @@ class KgCoOpObjective : public TrainingObjective {
   }
   int64_t num_classes() const override { return coop_.num_classes(); }
   int64_t embed_dim() const override { return coop_.embed_dim(); }
+  bool capturable() const override { return coop_.capturable(); }
 
  private:
   CoOpObjective coop_;
