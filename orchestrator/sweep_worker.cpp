@@ -33,7 +33,14 @@ SweepWorker::SweepWorker(TaskRunner& runner, std::string out_dir, int rank)
 
 namespace {
 
-json failed_record(const std::string& id, const json& spec, const std::exception& e) {
+// A task that failed before it was prepared: its id is the coordinator's (the id of the spec it sent),
+// so that its log has a name of its own; "unknown" only for a spec that is not one.
+json failed_record(const json& spec, const std::exception& e) {
+  std::string id = "unknown";
+  try {
+    id = sweeps::TaskSpec::from_json(spec).id();
+  } catch (const std::exception&) {
+  }
   return {{"task_id", id}, {"spec", spec}, {"status", "failed"}, {"error", error_text(e)},
           {"error_kind", to_string(error_kind(e))}};
 }
@@ -79,7 +86,7 @@ std::vector<TaskResult> SweepWorker::run_tasks(const json& message, bool& split_
         prepared.push_back(runner_.prepare(sweeps::TaskSpec::from_json(specs[i])));
         position.push_back(i);
       } catch (const std::exception& e) {
-        results[i].record = failed_record("unknown", specs[i], e);
+        results[i].record = failed_record(specs[i], e);
         log_warning("a packed task failed before it ran: " + error_text(e));
       }
     }
@@ -92,7 +99,7 @@ std::vector<TaskResult> SweepWorker::run_tasks(const json& message, bool& split_
     try {
       results[0] = run_split(message, split_member);
     } catch (const std::exception& e) {  // the group could not form (MPI, NCCL)
-      results[0].record = failed_record("unknown", message.value("task", json()), e);
+      results[0].record = failed_record(message.value("task", json()), e);
       log_warning("a split task failed before it ran: " + error_text(e));
     }
     return results;
@@ -105,7 +112,7 @@ std::vector<TaskResult> SweepWorker::run_tasks(const json& message, bool& split_
     results[0] = runner_.run(spec);
   } catch (const std::exception& e) {
     // The spec does not fit this worker's inputs (another features file at the same path?).
-    results[0].record = failed_record("unknown", message, e);
+    results[0].record = failed_record(message, e);
     log_warning("a task failed before it ran: " + error_text(e));
   }
   return results;
@@ -136,7 +143,7 @@ TaskResult SweepWorker::run_split(const json& message, bool& split_member) {
   TaskResult result;
   if (failures.item<float>() > 0) {
     const bool here = !error.empty();
-    result.record = failed_record("unknown", message.at("task"),
+    result.record = failed_record(message.at("task"),
                                   Error(here ? error : "another rank of its group could not prepare the task",
                                         here ? ErrorKind::user : ErrorKind::retryable));
   } else {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -146,8 +147,22 @@ SgdStep::SgdStep(TrainingObjective& objective, const TrainOptions& options)
       parameters_((check_options(options), objective.parameters())),
       optimizer_(parameters_, sgd_options(options)) {
 #ifdef PG_WITH_CUDA
-  record_graph_ = options.cuda_graph && options.device.is_cuda() && objective.capturable();
+  const char* switch_off = std::getenv("PG_CUDA_GRAPH");
+  const bool allowed = switch_off == nullptr || std::string(switch_off) != "off";
+  record_graph_ = allowed && options.cuda_graph && options.device.is_cuda() && objective.capturable();
 #endif
+}
+
+void SgdStep::zero_grad() {
+  if (captured_) {
+    // The recording replays into the gradient tensors it was recorded with: zero them in place, never
+    // release them (LibTorch 2.x's zero_grad() sets them to none).
+    for (const auto& parameter : parameters_) {
+      if (parameter.grad().defined()) parameter.grad().zero_();
+    }
+  } else {
+    optimizer_.zero_grad();
+  }
 }
 
 torch::Tensor SgdStep::backward_loss(const torch::Tensor& image_features, const torch::Tensor& labels) {
@@ -162,15 +177,7 @@ torch::Tensor SgdStep::backward_loss(const torch::Tensor& image_features, const 
   }
   if (captured_ && captured_->fits(image_features, labels)) return captured_->backward_loss(image_features, labels);
 #endif
-  if (captured_) {
-    // The recording replays into the gradient tensors it was recorded with: zero them in place, never
-    // release them (LibTorch 2.x's zero_grad() sets them to none).
-    for (const auto& parameter : parameters_) {
-      if (parameter.grad().defined()) parameter.grad().zero_();
-    }
-  } else {
-    optimizer_.zero_grad();
-  }
+  zero_grad();
   return objective_.backward_loss(image_features, labels);
 }
 

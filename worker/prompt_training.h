@@ -66,7 +66,8 @@ struct TrainOptions {
   bool half_parameters = false;
   // On a CUDA device, in a build with CUDA, for an objective that allows it: record the step's forward
   // and backward pass once as a CUDA graph and replay it per batch (cuda/captured_backward.h). Same
-  // kernels, same result; off, every kernel is launched from the host.
+  // kernels, same result; off, every kernel is launched from the host. PG_CUDA_GRAPH=off in the
+  // environment turns it off for every run of the process.
   bool cuda_graph = true;
   // Called after every epoch but the last with where training stands; the caller decides whether to
   // save it (a checkpoint). Called on the training thread; an exception from it stops training.
@@ -125,11 +126,12 @@ class SgdStep {
   // Checks the options (a pg::Error names the bad one); the optimizer starts at options.lr.
   SgdStep(TrainingObjective& objective, const TrainOptions& options);
   // zero_grad, loss, backward, SGD step. Returns the loss (0-dim float32, detached, on the device;
-  // not synchronised). Afterwards each parameter's grad() holds this step's gradient.
+  // not synchronised; when graphed(), the recording's output, which the next step overwrites: copy it
+  // first). Afterwards each parameter's grad() holds this step's gradient.
   torch::Tensor step(const torch::Tensor& image_features, const torch::Tensor& labels);
   // The two halves of step() around a backward pass the caller runs itself (packed training: one
   // backward for many runs): clears the gradients, then applies SGD to them.
-  void zero_grad() { optimizer_.zero_grad(); }
+  void zero_grad();
   void apply() { optimizer_.step(); }
   void set_lr(double lr);
   // Whether step() replays a recorded CUDA graph.

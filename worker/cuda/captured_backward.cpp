@@ -1,11 +1,12 @@
 #include "worker/cuda/captured_backward.h"
 
 #include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <exception>
+#include <stdexcept>
 #include <string>
 
 #include "common/error.h"
@@ -28,6 +29,19 @@ torch::Tensor zeroed_backward_pass(TrainingObjective& objective, const torch::Te
   return objective.backward_loss(features, labels);
 }
 
+// While alive, a host synchronisation through LibTorch (item(), a device-to-host copy, nonzero) is an
+// error instead of a stall.
+class SynchronisationsAreErrors {
+ public:
+  SynchronisationsAreErrors() : previous_(c10::cuda::warning_state().get_sync_debug_mode()) {
+    c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+  }
+  ~SynchronisationsAreErrors() { c10::cuda::warning_state().set_sync_debug_mode(previous_); }
+
+ private:
+  c10::cuda::SyncDebugMode previous_;
+};
+
 }  // namespace
 
 CapturedBackward::CapturedBackward(TrainingObjective& objective, const torch::Tensor& features,
@@ -39,26 +53,31 @@ CapturedBackward::CapturedBackward(TrainingObjective& objective, const torch::Te
   // default stream has done so far (parameters uploaded, the static inputs written).
   const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool(false, features.device().index());
   c10::cuda::device_synchronize();
-  bool recording = false;
+  const c10::cuda::CUDAStreamGuard stream_guard(side);
+  // Warm-up outside the recording: the gradient tensors are created, cuBLAS and the caching allocator
+  // set up, the text encoder's per-shape caches (causal masks, EOT bounds) filled.
+  zeroed_backward_pass(objective, features_, labels_);
+  // A step that synchronises with the host cannot be recorded. The second warm-up finds out, with
+  // nothing half-done: the caller then trains without a graph.
   try {
-    const c10::cuda::CUDAStreamGuard stream_guard(side);
-    // Warm-up outside the recording: the gradient tensors are created, cuBLAS and the caching allocator
-    // set up, the text encoder's per-shape caches (causal masks, EOT bounds) filled.
-    for (int pass = 0; pass < 2; ++pass) zeroed_backward_pass(objective, features_, labels_);
-    side.synchronize();
-    graph_->graph.capture_begin();
-    recording = true;
+    const SynchronisationsAreErrors no_synchronisation;
+    zeroed_backward_pass(objective, features_, labels_);
+  } catch (const c10::Error& error) {
+    throw Error(std::string("CUDA graph: the training step synchronises with the host, so it cannot be recorded (") +
+                error.what_without_backtrace() + ")");
+  }
+  side.synchronize();
+  // The warm-up's activations go back to the device: the recording keeps its own in its private pool.
+  c10::cuda::CUDACachingAllocator::emptyCache();
+  graph_->graph.capture_begin();
+  try {
     loss_ = zeroed_backward_pass(objective, features_, labels_);
-    recording = false;
     graph_->graph.capture_end();
   } catch (const std::exception& error) {
-    if (recording) {
-      try {
-        graph_->graph.capture_end();  // leaves capture mode on the stream; the graph is discarded
-      } catch (const std::exception&) {
-      }
-    }
-    throw Error(std::string("CUDA graph: recording the training step failed: ") + error.what());
+    // A recording that failed part way leaves the stream and LibTorch's caching allocator mid-capture:
+    // this process cannot go on using the device, so this is not a pg::Error to recover from.
+    throw std::runtime_error(std::string("CUDA graph: recording the training step failed: ") + error.what() +
+                             "; run again with PG_CUDA_GRAPH=off in the environment to train without CUDA graphs");
   }
   c10::cuda::device_synchronize();
 }

@@ -25,8 +25,10 @@ class CapturedBackward {
   // Records objective.backward_loss on static inputs shaped like (features, labels), on the CUDA
   // device they are on: two eager warm-up passes first (they only write gradients, which every replay
   // zeroes), then the recording, on a side stream, with the device synchronised before and after (once
-  // per run; nothing synchronises inside the loop). A pg::Error, with the CUDA error, when recording
-  // fails (an operation inside the step that CUDA graphs do not allow).
+  // per run; nothing synchronises inside the loop). Errors: a pg::Error when the step synchronises
+  // with the host (found in the second warm-up, with host synchronisations made errors; nothing is
+  // half-done, the caller can train without a graph); a std::runtime_error when the recording itself
+  // fails, which leaves this process's CUDA state mid-capture (the message says how to turn graphs off).
   CapturedBackward(TrainingObjective& objective, const torch::Tensor& features, const torch::Tensor& labels);
   ~CapturedBackward();
 
