@@ -232,6 +232,7 @@ void bench_packed_coop(const TextBenchOptions& options) {
       train.epochs = epochs;
       train.batch_size = static_cast<int>(options.batch);  // one batch per epoch: a step per epoch
       train.seed = static_cast<uint64_t>(r + 1);
+      train.cuda_graph = false;  // packed runs launch their kernels: so do the runs they are compared with
       worker::TrainingData data{torch::randn({options.batch, options.embed_dim}), torch::Tensor(),
                                 torch::randint(options.classes, {options.batch}, torch::kInt64)};
       runs.push_back({worker::CoOpPromptLearner(prompt, names, tokenizer, encoder, train.seed), data, train});

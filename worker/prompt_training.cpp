@@ -1,5 +1,7 @@
 #include "worker/prompt_training.h"
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -147,8 +149,10 @@ SgdStep::SgdStep(TrainingObjective& objective, const TrainOptions& options)
       parameters_((check_options(options), objective.parameters())),
       optimizer_(parameters_, sgd_options(options)) {
 #ifdef PG_WITH_CUDA
-  const char* switch_off = std::getenv("PG_CUDA_GRAPH");
-  const bool allowed = switch_off == nullptr || std::string(switch_off) != "off";
+  const char* setting = std::getenv("PG_CUDA_GRAPH");
+  std::string value = setting == nullptr ? "" : setting;
+  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+  const bool allowed = value != "off" && value != "0" && value != "false" && value != "no";
   record_graph_ = allowed && options.cuda_graph && options.device.is_cuda() && objective.capturable();
 #endif
 }

@@ -71,6 +71,40 @@ TEST(CudaStep, GraphReplayTrainsAsLaunchedSteps) {
   }
 }
 
+// CoOp's objective that also reads its loss on the host every step: it claims to be capturable, but
+// cannot be recorded.
+class SynchronisingObjective : public CoOpObjective {
+ public:
+  using CoOpObjective::CoOpObjective;
+  torch::Tensor loss(const torch::Tensor& image_features, const torch::Tensor& labels) override {
+    torch::Tensor value = CoOpObjective::loss(image_features, labels);
+    if (!std::isfinite(value.item<double>())) ADD_FAILURE() << "non-finite loss";
+    return value;
+  }
+};
+
+// Found before recording (LibTorch's sync-debug mode as an error): the run trains launched steps, with
+// the result of a run that never tried.
+TEST(CudaStep, AStepThatSynchronisesTrainsWithoutAGraph) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const TrainingData data = pg::testing::clustered_data(70, 4, 0.05, 8);
+  TrainOptions options;
+  options.epochs = 3;
+  options.device = torch::Device(torch::kCUDA);
+  TextEncoder encoder = tiny_encoder();
+  SynchronisingObjective synchronising(make_learner(encoder), encoder, options.device, options.dtype);
+  const TrainReport fallen_back = train_prompt(synchronising, data, options);
+  options.cuda_graph = false;
+  CoOpObjective launched(make_learner(encoder), encoder, options.device, options.dtype);
+  const TrainReport eager = train_prompt(launched, data, options);
+  EXPECT_FALSE(fallen_back.cuda_graph);
+  ASSERT_EQ(fallen_back.epoch_loss.size(), eager.epoch_loss.size());
+  for (size_t epoch = 0; epoch < eager.epoch_loss.size(); ++epoch) {
+    EXPECT_NEAR(fallen_back.epoch_loss[epoch], eager.epoch_loss[epoch], 1e-6 * std::abs(eager.epoch_loss[epoch]));
+  }
+  EXPECT_LE(relative_error(synchronising.learner()->context(), launched.learner()->context()), 1e-6);
+}
+
 TEST(CpuStep, NoCudaGraphOffTheGpu) {
   TextEncoder encoder = tiny_encoder();
   CoOpPromptLearner learner = make_learner(encoder);

@@ -6,7 +6,8 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include <stdexcept>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "common/error.h"
@@ -63,8 +64,11 @@ CapturedBackward::CapturedBackward(TrainingObjective& objective, const torch::Te
     const SynchronisationsAreErrors no_synchronisation;
     zeroed_backward_pass(objective, features_, labels_);
   } catch (const c10::Error& error) {
-    throw Error(std::string("CUDA graph: the training step synchronises with the host, so it cannot be recorded (") +
-                error.what_without_backtrace() + ")");
+    const std::string what = error.what_without_backtrace();
+    // LibTorch's sync-debug error ("called a synchronizing CUDA operation"); anything else (out of
+    // memory, say) is what it is.
+    if (what.find("synchroniz") == std::string::npos) throw;
+    throw Error("CUDA graph: the training step synchronises with the host, so it cannot be recorded (" + what + ")");
   }
   side.synchronize();
   // The warm-up's activations go back to the device: the recording keeps its own in its private pool.
@@ -75,9 +79,16 @@ CapturedBackward::CapturedBackward(TrainingObjective& objective, const torch::Te
     graph_->graph.capture_end();
   } catch (const std::exception& error) {
     // A recording that failed part way leaves the stream and LibTorch's caching allocator mid-capture:
-    // this process cannot go on using the device, so this is not a pg::Error to recover from.
-    throw std::runtime_error(std::string("CUDA graph: recording the training step failed: ") + error.what() +
-                             "; run again with PG_CUDA_GRAPH=off in the environment to train without CUDA graphs");
+    // no later task of this process could use the device, and a caught error would let the worker try.
+    // The process ends (under mpirun, the job: the journal keeps what finished; the same command
+    // resumes the rest).
+    std::fprintf(stderr,
+                 "promptgrid: CUDA graph: recording the training step failed: %s\npromptgrid: this process cannot "
+                 "use the device any more and ends; run the same command again with PG_CUDA_GRAPH=off in the "
+                 "environment to train without CUDA graphs\n",
+                 error.what());
+    std::fflush(stderr);
+    std::abort();
   }
   c10::cuda::device_synchronize();
 }

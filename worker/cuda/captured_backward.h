@@ -27,8 +27,8 @@ class CapturedBackward {
   // zeroes), then the recording, on a side stream, with the device synchronised before and after (once
   // per run; nothing synchronises inside the loop). Errors: a pg::Error when the step synchronises
   // with the host (found in the second warm-up, with host synchronisations made errors; nothing is
-  // half-done, the caller can train without a graph); a std::runtime_error when the recording itself
-  // fails, which leaves this process's CUDA state mid-capture (the message says how to turn graphs off).
+  // half-done, the caller can train without a graph). When the recording itself fails, this
+  // process's CUDA state is left mid-capture: it prints why (and how to turn graphs off) and aborts.
   CapturedBackward(TrainingObjective& objective, const torch::Tensor& features, const torch::Tensor& labels);
   ~CapturedBackward();
 
